@@ -1,0 +1,72 @@
+"""Command line: `python -m cifar_helpers train ...` and `python -m cifar_helpers series ...`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from .errors import CifarHelpersError
+from .models import MODELS
+from .validate import OPTIMIZERS, PRECISIONS, DEVICES
+from .data import NORMALIZATIONS
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler, `kill`) ends a run like Ctrl-C: the last epoch is kept."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train one network and write its run record")
+    p.add_argument("--model", default="lenet5", choices=list(MODELS))
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--normalization", default="cifar10", choices=NORMALIZATIONS)
+    p.add_argument("--subset", type=int, default=None, help="train on this many images (class-balanced)")
+    p.add_argument("--test-subset", type=int, default=None, help="evaluate on this many test images")
+    p.add_argument("--augment", action="store_true", help="random crops and horizontal flips")
+    p.add_argument("--no-eval-train", dest="eval_train", action="store_false",
+                   help="skip the eval-mode pass over the training set each epoch")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--name", default=None, help="run folder name (default: from the configuration)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def _train(args) -> int:
+    from .training import fit
+
+    _interrupt_on_sigterm()
+    options = vars(args).copy()
+    del options["command"]
+    try:
+        run = fit(**options)
+    except KeyboardInterrupt:
+        return 130
+    final = run.record["final"]
+    print(f"{run.path}: {run.config['model']} lr={run.config['lr']:g}, {len(run.record['history'])} "
+          f"epoch(s): test accuracy {final['test_acc']:.2f}%"
+          + (f", training-set accuracy {final['train_eval_acc']:.2f}%" if "train_eval_acc" in final else "")
+          + (" (collapsed: one class predicted for every image)" if run.record.get("collapsed") else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return _train(args)
+    except CifarHelpersError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

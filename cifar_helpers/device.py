@@ -1,0 +1,74 @@
+"""Which device to train on and which arithmetic is fast there."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+from .errors import ConfigError
+from .validate import check_device
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple's MPS, then the CPU; other names are checked to exist."""
+    check_device(name)
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with AVX512-BF16 or AMX, where oneDNN runs bf16 convolutions natively."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' means mixed precision where the device is faster with it: bf16 on CUDA GPUs that
+    support it (fp16 with a gradient scaler on older ones) and on CPUs with native bf16;
+    fp32 elsewhere."""
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise ConfigError(f"Unknown precision {precision!r}. Use 'auto', 'fp32', 'bf16' or 'fp16'.")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu" and cpu_has_fast_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or platform.machine() or "CPU"
+
+
+def environment(device: torch.device) -> dict:
+    """What a run record says about where it ran."""
+    import torchvision
+
+    return {
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device_type": device.type,
+        "device_name": device_name(device),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }

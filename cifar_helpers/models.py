@@ -1,0 +1,100 @@
+"""The networks of the series, built by name."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import ConfigError
+
+
+class LeNet5(nn.Module):
+    """Classic LeNet5 for 32x32 RGB: two 5x5 convolutions, fc 400-120-84-10, returns logits."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class SeedLeNet5(nn.Module):
+    """The seed experiment's LeNet5: fc 400-512-84-10 and a softmax before the loss.
+
+    Cross-entropy applies its own log-softmax, so the loss sees probabilities squeezed into
+    [0, 1]: gradients are weak, and at lr 1e-2 the network collapses to one class. Kept to show
+    that failure, not to be copied.
+    """
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 512)
+        self.fc2 = nn.Linear(512, 84)
+        self.fc3 = nn.Linear(84, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return F.softmax(self.fc3(x), dim=1)
+
+
+class MyCNN(nn.Module):
+    """The seed README's own network, exactly: six 3x3 convolutions, three max-pools,
+    fc 2048-512, dropout 0.5, fc 512-10."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, 1, padding=1)
+        self.conv3 = nn.Conv2d(32, 64, 3, 1, padding=1)
+        self.conv4 = nn.Conv2d(64, 64, 3, 1, padding=1)
+        self.conv5 = nn.Conv2d(64, 128, 3, 1, padding=1)
+        self.conv6 = nn.Conv2d(128, 128, 3, 1, padding=1)
+        self.dropout1 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(128 * 4 * 4, 512)
+        self.fc2 = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
+        x = F.relu(self.conv3(x))
+        x = F.max_pool2d(F.relu(self.conv4(x)), 2, 2)
+        x = F.relu(self.conv5(x))
+        x = F.max_pool2d(F.relu(self.conv6(x)), 2, 2)
+        x = torch.flatten(x, 1)
+        x = self.dropout1(F.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+MODELS = {"lenet5": LeNet5, "lenet5-seed": SeedLeNet5, "mycnn": MyCNN}
+
+
+def build_model(name: str) -> nn.Module:
+    """A freshly initialised network by name: 'lenet5', 'lenet5-seed' or 'mycnn'."""
+    if name not in MODELS:
+        raise ConfigError(
+            f"Unknown model {name!r}. The valid names are {', '.join(repr(m) for m in MODELS)}: "
+            "'lenet5' is the classic LeNet5, 'lenet5-seed' the original experiment's variant "
+            "(with a softmax before the loss), 'mycnn' the seed README's own network."
+        )
+    return MODELS[name]()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,175 @@
+"""Run folders: a JSON record and a checkpoint per run, written so that no crash loses or breaks one.
+
+Every write goes to a temporary file in the same folder and is renamed over the target, so a
+reader sees the old version or the new one, never half of one. A new run never reuses a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from .errors import RunsFolderError
+
+RECORD = "record.json"
+CHECKPOINT = "checkpoint.pt"
+STATUSES = ("running", "complete", "interrupted", "diverged")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def format_lr(lr: float) -> str:
+    """0.001 -> '1e-3', 0.0025 -> '2.5e-3': short, and safe in file names."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(run_dir: Path, record: dict) -> None:
+    text = json.dumps(record, indent=1, allow_nan=True).encode()
+    _atomic_write(Path(run_dir) / RECORD, lambda f: f.write(text))
+
+
+def write_checkpoint(run_dir: Path, state: dict) -> None:
+    _atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(state, f))
+
+
+def ensure_writable(folder: Path) -> Path:
+    """Create `folder` if needed and prove it writable now, before any training time is spent."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise RunsFolderError(
+            f"Cannot write run records into {folder} ({exc.strerror or exc}). Nothing was trained. "
+            "Choose a folder you can write to (the runs_dir parameter, or --runs-dir on the command "
+            "line), or fix the folder's permissions."
+        ) from None
+    return folder
+
+
+def new_run_dir(runs_dir: Path, name: str) -> Path:
+    """A fresh folder runs_dir/name, or name-2, name-3... if taken: old runs are never overwritten."""
+    runs_dir = ensure_writable(runs_dir)
+    for i in range(1, 10_000):
+        candidate = runs_dir / (name if i == 1 else f"{name}-{i}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RunsFolderError(f"Too many runs named {name!r} in {runs_dir}; choose another name.")
+
+
+def read_record(run_dir: Path) -> dict:
+    path = Path(run_dir) / RECORD
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunsFolderError(f"There is no run record at {path}. Give the folder of a run "
+                              "(one that holds record.json), as written by fit().") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunsFolderError(f"The run record {path} is unreadable ({exc}); that run cannot be "
+                              "used. Delete its folder or train it again.") from None
+
+
+def read_checkpoint(run_dir: Path) -> dict:
+    """The checkpoint of a run, on the CPU whatever device saved it."""
+    path = Path(run_dir) / CHECKPOINT
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise RunsFolderError(f"The run {run_dir} has no checkpoint ({CHECKPOINT}); it stopped "
+                              "before its first epoch ended. Train it again.") from None
+    except Exception as exc:  # a damaged zip raises RuntimeError, EOFError, pickle errors...
+        raise RunsFolderError(f"The checkpoint {path} is damaged ({type(exc).__name__}: {exc}). "
+                              "Train that run again.") from None
+
+
+def iter_records(folders) -> list[tuple[Path, dict]]:
+    """(run folder, record) for every readable run under the given folders; unreadable or
+    half-written ones are skipped with a warning that names them."""
+    if isinstance(folders, (str, os.PathLike)):
+        folders = [folders]
+    found, skipped = [], []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            continue
+        for run_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                record = json.loads((run_dir / RECORD).read_text())
+                if not isinstance(record, dict) or "config" not in record:
+                    raise ValueError("not a run record")
+            except (OSError, ValueError):
+                skipped.append(str(run_dir))
+                continue
+            found.append((run_dir, record))
+    if skipped:
+        warnings.warn(f"Skipped {len(skipped)} incomplete or unreadable run folder(s) without a "
+                      f"valid {RECORD}: {', '.join(skipped)}", stacklevel=2)
+    return found
+
+
+def summarize(run_dir: Path, record: dict) -> dict:
+    """One row of the runs table."""
+    config, final, best = record["config"], record.get("final") or {}, record.get("best") or {}
+    env = record.get("environment", {})
+    history = record.get("history", [])
+    return {
+        "run": run_dir.name,
+        "model": config["model"],
+        "lr": config["lr"],
+        "epochs": config["epochs"],
+        "epochs_done": len(history),
+        "seed": config["seed"],
+        "normalization": config["normalization"],
+        "subset": config.get("subset"),
+        "augment": config.get("augment", False),
+        "precision": config.get("precision"),
+        "status": record.get("status"),
+        "collapsed": record.get("collapsed", False),
+        "test_acc": final.get("test_acc"),
+        "train_eval_acc": final.get("train_eval_acc"),
+        "best_test_acc": best.get("test_acc"),
+        "best_test_epoch": best.get("test_epoch"),
+        "best_train_eval_acc": best.get("train_eval_acc"),
+        "best_train_eval_epoch": best.get("train_eval_epoch"),
+        "wall_s": sum(h["seconds"] for h in history),
+        "device": env.get("device_name"),
+        "path": str(run_dir),
+    }
+
+
+def load_runs(*folders):
+    """All run records under the given folders (default 'runs') as a pandas DataFrame, one row
+    per run. Accuracies are in percent; `path` is the run folder, for `load_run`."""
+    import pandas as pd
+
+    rows = [summarize(run_dir, record) for run_dir, record in iter_records(folders or ("runs",))]
+    return pd.DataFrame(rows, columns=list(summarize(Path("x"), _EMPTY).keys()))
+
+
+_EMPTY = {"config": {"model": None, "lr": None, "epochs": None, "seed": None, "normalization": None}}

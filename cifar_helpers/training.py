@@ -1,0 +1,324 @@
+"""fit(): train a network on CIFAR-10 and keep a record of every epoch.
+
+The loop keeps loss sums and correct counts on the device and reads them once per epoch, so a
+GPU is never made to wait for the host mid-epoch. After each epoch the checkpoint (model,
+optimizer, random states) and the record are written atomically: an interrupted run keeps its
+last complete epoch and can be resumed to the same result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import records
+from .batches import Batches
+from .data import CIFAR10, balanced_subset, load_cifar10
+from .device import environment, resolve_device, resolve_precision
+from .errors import DivergenceError
+from .models import build_model, count_parameters
+from .validate import check_params
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class Run:
+    """A trained (or loaded) run: its record, its model in eval mode, and its folder."""
+
+    record: dict
+    model: nn.Module
+    path: Path
+
+    @property
+    def history(self):
+        """Per-epoch history as a pandas DataFrame (accuracies in percent)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.record["history"])
+
+    @property
+    def config(self) -> dict:
+        return self.record["config"]
+
+
+def fit(model: str = "lenet5", data: CIFAR10 | None = None, *, epochs: int = 1, lr: float = 1e-3,
+        batch_size: int = 1024, optimizer: str = "adam", seed: int = 0, device: str = "auto",
+        normalization: str = "cifar10", subset: int | None = None, test_subset: int | None = None,
+        augment: bool = False, eval_train: bool = True, precision: str = "auto",
+        channels_last: bool | None = None, compile: bool = False, progress: bool = True,
+        runs_dir: str | os.PathLike = "runs", name: str | None = None,
+        resume: str | os.PathLike | None = None) -> Run:
+    """Train `model` (a name: 'lenet5', 'lenet5-seed', 'mycnn') and return a Run.
+
+    Each epoch records train loss and running train accuracy, test loss and accuracy, eval-mode
+    accuracy on the training set (the original experiment's "Accuracy"; skip it with
+    eval_train=False), seconds and images per second. `subset`/`test_subset` train/evaluate on a
+    deterministic class-balanced part of each split. `precision='auto'` uses mixed precision
+    where the device is faster with it. The run goes to a new folder under `runs_dir` (record.json
+    and checkpoint.pt). `resume` names an interrupted run's folder: training continues from its
+    last complete epoch with the configuration in its record (other arguments but `data`,
+    `device` and `progress` are then ignored).
+    """
+    if resume is not None:
+        return _resume(Path(resume), data, device=device, progress=progress)
+    config = dict(model=model, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                  seed=seed, normalization=normalization, subset=subset, test_subset=test_subset,
+                  augment=bool(augment), eval_train=bool(eval_train), precision=precision,
+                  channels_last=channels_last, compile=bool(compile))
+    check_params(device=device, **config)
+    target = resolve_device(device)
+    config["precision"] = resolve_precision(precision, target)
+    if channels_last is None:
+        config["channels_last"] = target.type == "cuda"
+    run_dir = records.new_run_dir(Path(runs_dir), name or default_name(config))
+    record = {
+        "format": 1,
+        "name": run_dir.name,
+        "status": "running",
+        "config": config,
+        "environment": environment(target),
+        "parameters": count_parameters(build_model(model)),
+        "created": records.now(),
+        "history": [],
+        "checkpoint": records.CHECKPOINT,
+    }
+    return _train(run_dir, record, data, target, progress, checkpoint=None)
+
+
+def default_name(config: dict) -> str:
+    size = f"_n{config['subset']}" if config.get("subset") else ""
+    return (f"{config['model']}_lr{records.format_lr(config['lr'])}_e{config['epochs']}"
+            f"_s{config['seed']}{size}")
+
+
+def _resume(run_dir: Path, data, device: str, progress: bool) -> Run:
+    record = records.read_record(run_dir)
+    if record["status"] == "complete":
+        print(f"{run_dir} is already complete; nothing to resume.")
+        return load_run(run_dir)
+    checkpoint = records.read_checkpoint(run_dir) if record["history"] else None
+    target = resolve_device(device)
+    print(f"Resuming {run_dir} after epoch {len(record['history'])} of {record['config']['epochs']}.")
+    return _train(run_dir, record, data, target, progress, checkpoint)
+
+
+def _prepare(config: dict, data: CIFAR10, target: torch.device):
+    """Model, optimizer and the two batch iterators for a configuration."""
+    torch.manual_seed(config["seed"])
+    net = build_model(config["model"]).to(target)
+    memory_format = torch.channels_last if config["channels_last"] else torch.preserve_format
+    net = net.to(memory_format=memory_format)
+    if config["optimizer"] == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=config["lr"])
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=config["lr"], momentum=0.9)
+    mean, std = data.normalization(config["normalization"])
+    generator = torch.Generator(device=target).manual_seed(config["seed"])
+    train_x, train_y = data.train_images, data.train_labels
+    if config["subset"]:
+        keep = balanced_subset(train_y, config["subset"])
+        train_x, train_y = train_x[keep], train_y[keep]
+    test_x, test_y = data.test_images, data.test_labels
+    if config["test_subset"]:
+        keep = balanced_subset(test_y, config["test_subset"])
+        test_x, test_y = test_x[keep], test_y[keep]
+    common = dict(mean=mean, std=std, device=target, channels_last=config["channels_last"])
+    train = Batches(train_x, train_y, config["batch_size"], shuffle=True, augment=config["augment"],
+                    generator=generator, **common)
+    # Evaluation needs no gradients, so it can use larger batches.
+    test = Batches(test_x, test_y, max(config["batch_size"], 2048), **common)
+    train_eval = Batches(train_x, train_y, max(config["batch_size"], 2048), **common)
+    return net, opt, train, test, train_eval, generator
+
+
+def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint) -> Run:
+    config = record["config"]
+    data = data if data is not None else load_cifar10()
+    check_params(n_train=len(data.train_labels), n_test=len(data.test_labels), **config)
+    net, opt, train, test, train_eval, generator = _prepare(config, data, target)
+    amp_dtype = AUTOCAST_DTYPES.get(config["precision"])
+    scaler = torch.amp.GradScaler(target.type, enabled=config["precision"] == "fp16")
+    if target.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    if checkpoint is not None:
+        net.load_state_dict(checkpoint["model"])
+        opt.load_state_dict(checkpoint["optimizer"])
+        scaler.load_state_dict(checkpoint["scaler"])
+        generator.set_state(checkpoint["generator"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        if target.type == "cuda" and checkpoint.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"], target)
+    step_net = torch.compile(net) if config["compile"] else net
+    autocast = (lambda: torch.autocast(target.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+
+    start = len(record["history"])
+    bar = _progress_bar(progress, total=(config["epochs"] - start) * len(train),
+                        desc=f"{config['model']} lr={config['lr']:g}")
+    try:
+        for epoch in range(start + 1, config["epochs"] + 1):
+            began = time.perf_counter()
+            net.train()
+            loss_sum = torch.zeros((), device=target)
+            correct = torch.zeros((), dtype=torch.int64, device=target)
+            for x, y in train:
+                with autocast():
+                    out = step_net(x)
+                    loss = F.cross_entropy(out, y)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                loss_sum += loss.detach().float() * len(y)
+                correct += (out.argmax(1) == y).sum()
+                if bar is not None:
+                    bar.update(1)
+            train_loss = loss_sum.item() / train.num_images
+            train_seconds = time.perf_counter() - began
+            row = {"epoch": epoch, "train_loss": train_loss,
+                   "train_acc": 100.0 * correct.item() / train.num_images}
+            row.update(_evaluate(step_net, test, autocast, prefix="test"))
+            if config["eval_train"]:
+                row["train_eval_acc"] = _evaluate(step_net, train_eval, autocast, prefix="train_eval")["train_eval_acc"]
+            row["seconds"] = time.perf_counter() - began
+            row["images_per_s"] = train.num_images / train_seconds
+            if not math.isfinite(train_loss):
+                record["history"].append(row)
+                _finish(record, "diverged")
+                records.write_record(run_dir, record)
+                raise DivergenceError(
+                    f"The training loss became {train_loss} in epoch {epoch} of run {run_dir}: the "
+                    f"learning rate lr={config['lr']:g} is too high for {config['model']}. Try a "
+                    f"lower one (for example lr={config['lr'] / 10:g}). The record is kept, marked "
+                    "'diverged'; the checkpoint holds the last epoch with a finite loss."
+                )
+            records.write_checkpoint(run_dir, _checkpoint_state(net, opt, scaler, generator, target, epoch))
+            record["history"].append(row)
+            _finish(record, "running")
+            records.write_record(run_dir, record)
+            if bar is not None:
+                bar.set_postfix(epoch=epoch, loss=f"{train_loss:.3f}", test_acc=f"{row['test_acc']:.1f}")
+    except KeyboardInterrupt:
+        _finish(record, "interrupted")
+        records.write_record(run_dir, record)
+        done = len(record["history"])
+        print(f"\nInterrupted: {run_dir} keeps epoch {done} of {config['epochs']}. Resume it with "
+              f"fit(resume={str(run_dir)!r}) or `python -m cifar_helpers train --resume {run_dir}`.",
+              file=sys.stderr)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    _finish(record, "complete")
+    records.write_record(run_dir, record)
+    net.eval()
+    return Run(record=record, model=net, path=run_dir)
+
+
+def _checkpoint_state(net, opt, scaler, generator, target, epoch: int) -> dict:
+    return {
+        "epoch": epoch,
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scaler": scaler.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(target) if target.type == "cuda" else None,
+    }
+
+
+@torch.no_grad()
+def _evaluate(net, batches: Batches, autocast, prefix: str) -> dict:
+    """Eval-mode loss and accuracy (percent), and how many classes were predicted at all."""
+    net.eval()
+    loss_sum = torch.zeros((), device=batches.images.device)
+    counts = torch.zeros(10, dtype=torch.int64, device=batches.images.device)
+    correct = torch.zeros((), dtype=torch.int64, device=batches.images.device)
+    for x, y in batches:
+        with autocast():
+            out = net(x)
+        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+        predicted = out.argmax(1)
+        correct += (predicted == y).sum()
+        counts += torch.bincount(predicted, minlength=10)
+    n = batches.num_images
+    return {f"{prefix}_loss": loss_sum.item() / n, f"{prefix}_acc": 100.0 * correct.item() / n,
+            f"{prefix}_classes_predicted": int((counts > 0).sum())}
+
+
+def _finish(record: dict, status: str) -> None:
+    """Refresh the derived fields of a record: status, final and best metrics, collapse flag."""
+    history = record["history"]
+    record["status"] = status
+    record["updated"] = records.now()
+    if not history:
+        return
+    record["final"] = dict(history[-1])
+    best = max(history, key=lambda h: h["test_acc"])
+    record["best"] = {"test_acc": best["test_acc"], "test_epoch": best["epoch"]}
+    if "train_eval_acc" in history[-1]:
+        best_train = max(history, key=lambda h: h["train_eval_acc"])
+        record["best"].update(train_eval_acc=best_train["train_eval_acc"],
+                              train_eval_epoch=best_train["epoch"])
+    # A network that answers one class for every test image has collapsed (10% accuracy).
+    record["collapsed"] = history[-1]["test_classes_predicted"] == 1
+
+
+def _progress_bar(enabled: bool, total: int, desc: str):
+    """A tqdm bar: a widget in JupyterLab, text in a terminal or under papermill.
+
+    Papermill saves widgets as unreadable placeholders, so CIFAR_PROGRESS=text (set by the
+    series runner) forces the text bar."""
+    if not enabled or os.environ.get("CIFAR_PROGRESS") == "off":
+        return None
+    if os.environ.get("CIFAR_PROGRESS") == "text":
+        from tqdm.std import tqdm
+        return tqdm(total=total, desc=desc, unit="batch", file=sys.stdout, mininterval=2.0)
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="batch")
+
+
+def load_run(run_dir: str | os.PathLike) -> Run:
+    """A finished (or interrupted) run from its folder, its model on the CPU in eval mode."""
+    run_dir = Path(run_dir)
+    record = records.read_record(run_dir)
+    state = records.read_checkpoint(run_dir)
+    net = build_model(record["config"]["model"])
+    net.load_state_dict(state["model"])
+    net.eval()
+    return Run(record=record, model=net, path=run_dir)
+
+
+def find_run(folders, **config) -> Path | None:
+    """The newest complete run under `folders` whose configuration matches every given key."""
+    matches = [(record.get("updated", ""), run_dir)
+               for run_dir, record in records.iter_records(folders)
+               if record.get("status") == "complete"
+               and (run_dir / records.CHECKPOINT).is_file()
+               and all(record["config"].get(k) == v for k, v in config.items())]
+    return max(matches)[1] if matches else None
+
+
+def fit_or_load(folders=("results", "runs"), reuse: bool = True, **kwargs) -> Run:
+    """Load a complete run with the same configuration if one exists under `folders` (and
+    `reuse`), else train it with fit(**kwargs). Keeps a CPU laptop from retraining for minutes."""
+    if reuse:
+        defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()}
+        keys = ("model", "epochs", "lr", "batch_size", "optimizer", "seed", "normalization",
+                "subset", "test_subset", "augment")
+        wanted = {k: kwargs.get(k, defaults[k]) for k in keys}
+        found = find_run(folders, **wanted)
+        if found is not None:
+            print(f"Loading the finished run {found} instead of training (set reuse=False to retrain).")
+            return load_run(found)
+    return fit(**kwargs)

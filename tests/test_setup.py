@@ -1,0 +1,34 @@
+"""The set-up files agree with each other and with the README a newcomer follows."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pyproject_requirements() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {r.replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+
+
+def test_environment_yml_matches_pyproject():
+    text = (ROOT / "environment.yml").read_text()
+    pip_lines = {m.replace(" ", "") for m in re.findall(r"^\s+- ([a-z][^\s#]*)\s*$", text, re.M)}
+    conda_side = {line for line in pip_lines if line not in ("pip",) and not line.startswith("python")}
+    assert conda_side == _pyproject_requirements()
+    assert "- -e ." in text
+
+
+def test_torch_pins_admit_the_local_builds():
+    pins = {r.split(">=")[0].split("<")[0]: r for r in _pyproject_requirements()}
+    assert pins["torch"] == "torch>=2.2,<2.15"  # 2.14.1 is the release on the machines' disk
+    assert pins["torchvision"] == "torchvision>=0.17,<0.30"  # and 0.29.1 beside it
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^\s*(python3 tasks\.py \w+.*)$", readme, re.M)
+    assert "python3 tasks.py test" in commands and "python3 tasks.py run" in commands
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^python3 tasks\.py test$", ci, re.M)

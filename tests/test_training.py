@@ -1,0 +1,158 @@
+import json
+import math
+import os
+import warnings
+
+import pytest
+import torch
+
+from cifar_helpers import (ConfigError, DivergenceError, RunsFolderError, find_run, fit,
+                           fit_or_load, load_run, load_runs)
+from cifar_helpers import records
+
+QUICK = dict(subset=2000, test_subset=1000, progress=False)
+
+
+def test_one_lenet5_epoch_lowers_the_loss_and_beats_chance(cifar, tmp_path):
+    run = fit("lenet5", cifar, epochs=1, batch_size=64, runs_dir=tmp_path, **QUICK)
+    row = run.record["history"][0]
+    assert row["test_loss"] < math.log(10) - 0.05  # an untrained network scores about ln 10
+    assert row["test_acc"] > 20 and row["train_eval_acc"] > 20
+    assert run.record["status"] == "complete" and not run.record["collapsed"]
+
+
+def test_record_and_checkpoint_are_complete(cifar, tmp_path):
+    run = fit("lenet5", cifar, epochs=2, lr=3e-3, runs_dir=tmp_path, **QUICK)
+    record = json.loads((run.path / "record.json").read_text())
+    assert record["config"]["lr"] == 3e-3 and record["config"]["epochs"] == 2
+    assert record["config"]["precision"] in ("fp32", "bf16", "fp16")
+    assert {"torch", "torchvision", "device_name", "cpu_count"} <= set(record["environment"])
+    assert [h["epoch"] for h in record["history"]] == [1, 2]
+    assert {"train_loss", "train_acc", "test_loss", "test_acc", "train_eval_acc", "seconds",
+            "images_per_s"} <= set(record["history"][0])
+    assert record["final"] == record["history"][-1]
+    assert record["best"]["test_acc"] == max(h["test_acc"] for h in record["history"])
+    assert record["parameters"] == 62_006
+    checkpoint = torch.load(run.path / record["checkpoint"], map_location="cpu", weights_only=False)
+    assert checkpoint["epoch"] == 2 and {"model", "optimizer"} <= set(checkpoint)
+    loaded = load_run(run.path)
+    assert next(loaded.model.parameters()).device.type == "cpu"
+    x = torch.randn(3, 3, 32, 32)
+    assert torch.allclose(loaded.model(x), run.model.cpu()(x), atol=1e-6)
+
+
+def test_same_seed_same_history_on_the_cpu(cifar, tmp_path):
+    runs = [fit("mycnn", cifar, epochs=1, seed=7, device="cpu", runs_dir=tmp_path,
+                subset=1000, test_subset=500, progress=False) for _ in range(2)]
+    strip = [[{k: v for k, v in h.items() if k not in ("seconds", "images_per_s")}
+              for h in run.record["history"]] for run in runs]
+    assert strip[0] == strip[1]
+    assert runs[0].path != runs[1].path  # the second run did not overwrite the first
+    other = fit("mycnn", cifar, epochs=1, seed=8, device="cpu", runs_dir=tmp_path,
+                subset=1000, test_subset=500, progress=False)
+    assert other.record["history"][0]["train_loss"] != strip[0][0]["train_loss"]
+
+
+def test_seed_lenet5_at_lr_1e2_collapses(cifar, tmp_path):
+    run = fit("lenet5-seed", cifar, epochs=3, lr=1e-2, normalization="imagenet",
+              runs_dir=tmp_path, subset=5000, test_subset=1000, progress=False)
+    assert run.record["collapsed"], run.record["history"]
+    assert run.record["final"]["test_classes_predicted"] == 1
+    assert run.record["final"]["test_acc"] == pytest.approx(10.0)
+    assert load_runs(tmp_path)["collapsed"].tolist() == [True]
+
+
+def test_nan_loss_stops_with_advice_and_keeps_the_record(cifar, tmp_path):
+    with pytest.raises(DivergenceError, match="lower one") as info:
+        fit("lenet5", cifar, epochs=3, lr=1e8, optimizer="sgd", runs_dir=tmp_path, **QUICK)
+    assert "\n" not in str(info.value)
+    (run_dir,) = tmp_path.iterdir()
+    assert records.read_record(run_dir)["status"] == "diverged"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(lr=-1.0), "lr"), (dict(lr=float("nan")), "lr"), (dict(lr="abc"), "lr"),
+    (dict(epochs=0), "epochs"), (dict(epochs=2.5), "epochs"), (dict(batch_size=-3), "batch_size"),
+    (dict(model="vgg"), "model"), (dict(optimizer="rmsprop"), "optimizer"),
+    (dict(normalization="mnist"), "normalization"), (dict(subset=60000), "subset"),
+    (dict(precision="fp8"), "precision"),
+])
+def test_bad_parameters_fail_before_any_work(tmp_path, bad, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        fit(**{"model": "lenet5", **bad}, runs_dir=tmp_path / "runs", progress=False)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_names_the_alternative(tmp_path):
+    with pytest.raises(ConfigError, match="device='cpu'"):
+        fit("lenet5", device="cuda", runs_dir=tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; see the chmod-free test")
+def test_read_only_runs_folder_is_reported_before_training(cifar, tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(RunsFolderError, match="Nothing was trained"):
+            fit("lenet5", cifar, runs_dir=tmp_path / "runs", **QUICK)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_unwritable_runs_folder_is_reported_before_training(cifar, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RunsFolderError, match="Cannot write run records into .*Nothing was trained"):
+        fit("lenet5", cifar, runs_dir=blocker / "runs", **QUICK)
+
+
+def test_interrupted_run_resumes_to_the_same_result(cifar, tmp_path, monkeypatch):
+    config = dict(epochs=3, seed=3, device="cpu", subset=1000, test_subset=500, progress=False)
+    whole = fit("mycnn", cifar, runs_dir=tmp_path / "whole", **config)
+
+    real_write = records.write_checkpoint
+    calls = []
+
+    def ctrl_c_in_epoch_two(run_dir, state):
+        calls.append(state["epoch"])
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt
+        real_write(run_dir, state)
+
+    monkeypatch.setattr(records, "write_checkpoint", ctrl_c_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        fit("mycnn", cifar, runs_dir=tmp_path / "cut", **config)
+    monkeypatch.setattr(records, "write_checkpoint", real_write)
+    (cut,) = (tmp_path / "cut").iterdir()
+    record = records.read_record(cut)
+    assert record["status"] == "interrupted" and len(record["history"]) == 1
+    assert records.read_checkpoint(cut)["epoch"] == 1
+
+    resumed = fit(resume=cut, data=cifar, progress=False)
+    assert resumed.path == cut and resumed.record["status"] == "complete"
+    for a, b in zip(resumed.record["history"], whole.record["history"]):
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc", "train_eval_acc"):
+            assert a[key] == b[key], (key, a, b)
+
+
+def test_half_written_runs_are_skipped_by_name(cifar, tmp_path):
+    fit("lenet5", cifar, epochs=1, runs_dir=tmp_path, **QUICK)
+    (tmp_path / "killed-before-first-epoch").mkdir()
+    (tmp_path / "torn").mkdir()
+    (tmp_path / "torn" / "record.json").write_text('{"config": {"model": "len')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = load_runs(tmp_path)
+    assert len(table) == 1 and table["model"].tolist() == ["lenet5"]
+    assert "killed-before-first-epoch" in str(caught[0].message) and "torn" in str(caught[0].message)
+
+
+def test_fit_or_load_reuses_a_finished_run(cifar, tmp_path, capsys):
+    first = fit_or_load(folders=[tmp_path], model="lenet5", data=cifar, epochs=1, runs_dir=tmp_path, **QUICK)
+    assert find_run([tmp_path], model="lenet5", epochs=1) == first.path
+    again = fit_or_load(folders=[tmp_path], model="lenet5", data=cifar, epochs=1, runs_dir=tmp_path, **QUICK)
+    assert again.path == first.path and "Loading the finished run" in capsys.readouterr().out
+    other = fit_or_load(folders=[tmp_path], model="lenet5", data=cifar, epochs=1, lr=3e-3,
+                        runs_dir=tmp_path, **QUICK)
+    assert other.path != first.path
