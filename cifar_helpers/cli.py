@@ -8,11 +8,11 @@ import sys
 
 from .errors import CifarHelpersError
 from .models import MODELS
-from .validate import OPTIMIZERS, PRECISIONS, DEVICES
 from .data import NORMALIZATIONS
+from .validate import DEVICES, OPTIMIZERS, PRECISIONS
 
 
-def _interrupt_on_sigterm() -> None:
+def interrupt_on_sigterm() -> None:
     """SIGTERM (a scheduler, `kill`) ends a run like Ctrl-C: the last epoch is kept."""
     def handler(signum, frame):
         raise KeyboardInterrupt
@@ -45,7 +45,7 @@ def _train_parser(sub) -> None:
 def _train(args) -> int:
     from .training import fit
 
-    _interrupt_on_sigterm()
+    interrupt_on_sigterm()
     options = vars(args).copy()
     del options["command"]
     try:
@@ -61,9 +61,25 @@ def _train(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["series"]:
+        from .series import main as series_main
+
+        return series_main(argv[1:])
+    if argv[:1] == ["reproduce"]:
+        from .reproduce import main as reproduce_main
+
+        return reproduce_main(argv[1:])
+    if argv[:1] == ["strip-outputs"]:
+        from .notebook_outputs import main as strip_main
+
+        return strip_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    sub.add_parser("series", help="run notebooks 01-04 headless (see: series --help)")
+    sub.add_parser("reproduce", help="train the seed table's configurations (see: reproduce --help)")
+    sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")
     args = parser.parse_args(argv)
     try:
         return _train(args)

@@ -41,6 +41,15 @@ class CIFAR10:
     source: str = ""
     _stats: dict = field(default_factory=dict, repr=False)
 
+    def split(self, name: str = "train", subset: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) of 'train' or 'test', or of its class-balanced `subset` (balanced_subset)."""
+        images, labels = ((self.train_images, self.train_labels) if name == "train"
+                          else (self.test_images, self.test_labels))
+        if subset:
+            keep = balanced_subset(labels, subset)
+            images, labels = images[keep], labels[keep]
+        return images, labels
+
     def normalization(self, name: str = "cifar10") -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(mean, std) per channel on the [0, 1] scale, by name: 'cifar10' (from this training
         set) or 'imagenet' (the constants the original code used)."""

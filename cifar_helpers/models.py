@@ -98,3 +98,25 @@ def build_model(name: str) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def describe(model: nn.Module, input_shape=(1, 3, 32, 32)) -> str:
+    """A table of each layer's output shape and parameter count, from one forward pass."""
+    rows = []
+
+    def recorder(layer_name):
+        def record(module, _inputs, output):
+            rows.append((layer_name, type(module).__name__, tuple(output.shape[1:]),
+                         sum(p.numel() for p in module.parameters())))
+        return record
+
+    hooks = [module.register_forward_hook(recorder(layer_name))
+             for layer_name, module in model.named_children()]
+    with torch.no_grad():
+        model.eval()(torch.zeros(input_shape))
+    for hook in hooks:
+        hook.remove()
+    lines = [f"{'layer':<10}{'type':<10}{'output shape':<18}{'parameters':>10}"]
+    lines += [f"{n:<10}{t:<10}{str(s):<18}{p:>10,}" for n, t, s, p in rows]
+    lines.append(f"{'total':<38}{count_parameters(model):>10,}")
+    return "\n".join(lines)

@@ -4,6 +4,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -13,11 +15,12 @@ def _pyproject_requirements() -> set[str]:
 
 
 def test_environment_yml_matches_pyproject():
-    text = (ROOT / "environment.yml").read_text()
-    pip_lines = {m.replace(" ", "") for m in re.findall(r"^\s+- ([a-z][^\s#]*)\s*$", text, re.M)}
-    conda_side = {line for line in pip_lines if line not in ("pip",) and not line.startswith("python")}
-    assert conda_side == _pyproject_requirements()
-    assert "- -e ." in text
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    (pip,) = [d["pip"] for d in environment["dependencies"] if isinstance(d, dict)]
+    assert {r.replace(" ", "") for r in pip if r != "-e ."} == _pyproject_requirements()
+    assert "-e ." in pip
+    python = [d for d in environment["dependencies"] if isinstance(d, str) and d.startswith("python")]
+    assert python == ["python>=3.10"]
 
 
 def test_torch_pins_admit_the_local_builds():

@@ -42,24 +42,27 @@ def test_record_and_checkpoint_are_complete(cifar, tmp_path):
 
 
 def test_same_seed_same_history_on_the_cpu(cifar, tmp_path):
-    runs = [fit("mycnn", cifar, epochs=1, seed=7, device="cpu", runs_dir=tmp_path,
-                subset=1000, test_subset=500, progress=False) for _ in range(2)]
+    small = dict(epochs=1, device="cpu", batch_size=128, subset=512, test_subset=256, progress=False)
+    runs = [fit("mycnn", cifar, seed=7, runs_dir=tmp_path, **small) for _ in range(2)]
     strip = [[{k: v for k, v in h.items() if k not in ("seconds", "images_per_s")}
               for h in run.record["history"]] for run in runs]
     assert strip[0] == strip[1]
     assert runs[0].path != runs[1].path  # the second run did not overwrite the first
-    other = fit("mycnn", cifar, epochs=1, seed=8, device="cpu", runs_dir=tmp_path,
-                subset=1000, test_subset=500, progress=False)
+    other = fit("mycnn", cifar, seed=8, runs_dir=tmp_path, **small)
     assert other.record["history"][0]["train_loss"] != strip[0][0]["train_loss"]
 
 
-def test_seed_lenet5_at_lr_1e2_collapses(cifar, tmp_path):
-    run = fit("lenet5-seed", cifar, epochs=3, lr=1e-2, normalization="imagenet",
-              runs_dir=tmp_path, subset=5000, test_subset=1000, progress=False)
+def test_collapsed_run_is_flagged(cifar, tmp_path):
+    # On 50,000 images the original variant collapses at lr 1e-2 after about ten epochs (see
+    # results/); on a 5,000-image subset a larger rate gets there in one epoch.
+    run = fit("lenet5-seed", cifar, epochs=1, lr=3e-2, batch_size=256, normalization="imagenet",
+              runs_dir=tmp_path, subset=5000, test_subset=1000, eval_train=False, progress=False)
     assert run.record["collapsed"], run.record["history"]
-    assert run.record["final"]["test_classes_predicted"] == 1
-    assert run.record["final"]["test_acc"] == pytest.approx(10.0)
+    assert run.record["final"]["test_top_class_share"] >= 0.9
+    assert run.record["final"]["test_acc"] == pytest.approx(10.0, abs=1.0)
     assert load_runs(tmp_path)["collapsed"].tolist() == [True]
+    healthy = fit("lenet5", cifar, epochs=1, batch_size=64, runs_dir=tmp_path, **QUICK)
+    assert not healthy.record["collapsed"]
 
 
 def test_nan_loss_stops_with_advice_and_keeps_the_record(cifar, tmp_path):
@@ -108,7 +111,7 @@ def test_unwritable_runs_folder_is_reported_before_training(cifar, tmp_path):
 
 
 def test_interrupted_run_resumes_to_the_same_result(cifar, tmp_path, monkeypatch):
-    config = dict(epochs=3, seed=3, device="cpu", subset=1000, test_subset=500, progress=False)
+    config = dict(epochs=3, seed=3, device="cpu", batch_size=128, subset=384, test_subset=200, progress=False)
     whole = fit("mycnn", cifar, runs_dir=tmp_path / "whole", **config)
 
     real_write = records.write_checkpoint

@@ -1,0 +1,36 @@
+"""Predictions of a trained network, and the per-class views of them the notebooks plot."""
+
+from __future__ import annotations
+
+import torch
+
+from .batches import Batches
+from .data import CIFAR10
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, data: CIFAR10, normalization: str = "cifar10",
+            split: str = "test", subset: int | None = None,
+            batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted classes, true labels) for a split, or for the class-balanced `subset` of it
+    that fit(test_subset=...) evaluates on."""
+    device = next(model.parameters()).device
+    images, labels = data.split(split, subset)
+    mean, std = data.normalization(normalization)
+    model.eval()
+    predicted = [model(x).argmax(1) for x, _ in Batches(images, labels, batch_size, mean, std, device)]
+    return torch.cat(predicted).cpu(), labels
+
+
+def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
+    """counts[i, j]: images of class i predicted as class j."""
+    return torch.bincount(labels * n_classes + predicted, minlength=n_classes ** 2).view(n_classes, n_classes)
+
+
+def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, classes) -> "pandas.Series":
+    """Accuracy in percent for each class, as a pandas Series indexed by class name."""
+    import pandas as pd
+
+    counts = confusion_matrix(predicted, labels, len(classes))
+    return pd.Series((100.0 * counts.diag() / counts.sum(1)).tolist(), index=list(classes),
+                     name="accuracy (%)")

@@ -1,0 +1,12 @@
+"""Paths relative to the repository, so notebooks work from notebooks/ (JupyterLab) and from the
+repo root (papermill, the series runner) alike."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def project_path(path) -> Path:
+    """An absolute path as given; a relative one is taken from the repository root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO / path

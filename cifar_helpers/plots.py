@@ -1,0 +1,165 @@
+"""The figures of the series. Each function returns a matplotlib Figure; `save` writes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import torch
+
+
+def save(fig, path) -> Path:
+    """Write a figure as PNG, creating its folder; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+def _show(ax, image: torch.Tensor, title: str | None = None) -> None:
+    ax.imshow(image.permute(1, 2, 0).numpy())
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def image_grid(images: torch.Tensor, labels: torch.Tensor, classes, per_class: int = 10, seed: int = 0):
+    """`per_class` random images of each class, one row per class (like the seed README's figure)."""
+    generator = torch.Generator().manual_seed(seed)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.9))
+    for c, name in enumerate(classes):
+        members = torch.nonzero(labels == c).flatten()
+        chosen = members[torch.randperm(len(members), generator=generator)[:per_class]]
+        for k, index in enumerate(chosen):
+            _show(axes[c, k], images[index])
+        axes[c, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return fig
+
+
+def class_counts(data):
+    """Images per class in each split, as bars."""
+    import pandas as pd
+
+    rows = [(split, data.classes[c], int(n))
+            for split, labels in (("train", data.train_labels), ("test", data.test_labels))
+            for c, n in enumerate(torch.bincount(labels, minlength=len(data.classes)))]
+    table = pd.DataFrame(rows, columns=["split", "class", "images"])
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    sns.barplot(table, x="class", y="images", hue="split", ax=ax)
+    ax.tick_params(axis="x", rotation=30)
+    ax.set_title("Images per class")
+    return fig
+
+
+def pixel_histograms(images: torch.Tensor):
+    """How often each pixel value occurs, per colour channel."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for c, colour in enumerate(("red", "green", "blue")):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).numpy()
+        ax.plot(np.arange(256), counts / counts.sum(), color=colour, label=colour)
+    ax.set_xlabel("pixel value")
+    ax.set_ylabel("share of pixels")
+    ax.legend()
+    ax.set_title("Pixel value histogram per channel")
+    return fig
+
+
+def class_pairs(images: torch.Tensor, labels: torch.Tensor, classes, pairs, per_class: int = 6, seed: int = 0):
+    """Rows of images from classes that are easy to confuse, pair by pair."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = [name for pair in pairs for name in pair]
+    fig, axes = plt.subplots(len(rows), per_class, figsize=(per_class * 1.1, len(rows) * 1.1))
+    for r, name in enumerate(rows):
+        members = torch.nonzero(labels == classes.index(name)).flatten()
+        for k, index in enumerate(members[torch.randperm(len(members), generator=generator)[:per_class]]):
+            _show(axes[r, k], images[index])
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    return fig
+
+
+def learning_curves(runs, title: str | None = None):
+    """Loss and accuracy per epoch. One run: train vs test (and the original's training-set
+    accuracy, eval mode). Several runs: their test curves overlaid."""
+    runs = runs if isinstance(runs, (list, tuple)) else [runs]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for run in runs:
+        h = run.history
+        label = "" if len(runs) == 1 else f"{run.config['model']} lr={run.config['lr']:g} "
+        if len(runs) == 1:
+            loss_ax.plot(h.epoch, h.train_loss, ".-", label="train (running, during the epoch)")
+            acc_ax.plot(h.epoch, h.train_acc, ".-", label="train (running, during the epoch)")
+            if "train_eval_acc" in h:
+                acc_ax.plot(h.epoch, h.train_eval_acc, ".--", label="train set, eval mode (seed's 'Accuracy')")
+        loss_ax.plot(h.epoch, h.test_loss, ".-", label=f"{label}test")
+        acc_ax.plot(h.epoch, h.test_acc, ".-", label=f"{label}test")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_bars(accuracy):
+    """Per-class accuracy (a pandas Series from evaluate.per_class_accuracy) as bars."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    sns.barplot(x=accuracy.index, y=accuracy.values, ax=ax, color="tab:blue")
+    ax.axhline(accuracy.mean(), color="grey", ls="--", label=f"mean {accuracy.mean():.1f}%")
+    ax.set(ylabel="test accuracy (%)", ylim=(0, 100), title="Accuracy per class")
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend()
+    return fig
+
+
+def confusion_heatmap(counts: torch.Tensor, classes):
+    """Confusion matrix: rows are true classes, columns predictions."""
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    sns.heatmap(counts.numpy(), annot=True, fmt="d", cmap="Blues", xticklabels=classes,
+                yticklabels=classes, ax=ax, cbar=False, annot_kws={"fontsize": 7})
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set)")
+    return fig
+
+
+def misclassified(images: torch.Tensor, predicted: torch.Tensor, labels: torch.Tensor, classes, n: int = 16):
+    """The first `n` test images the network got wrong, titled 'true -> predicted'."""
+    wrong = torch.nonzero(predicted != labels).flatten()[:n]
+    cols = 8
+    rows = max(1, -(-len(wrong) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, wrong):
+        _show(ax, images[index], f"{classes[labels[index]]}\n-> {classes[predicted[index]]}")
+    return fig
+
+
+def first_layer_filters(model: torch.nn.Module):
+    """The first convolution's kernels as little RGB images (each scaled to its own range)."""
+    weights = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight.detach().cpu()
+    cols = 8
+    rows = -(-len(weights) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols, rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, kernel in zip(axes.flat, weights):
+        kernel = (kernel - kernel.min()) / (kernel.max() - kernel.min() + 1e-8)
+        _show(ax, kernel)
+    fig.suptitle("First-layer filters")
+    return fig
+
+
+def lr_sweep(table):
+    """Final test accuracy against learning rate (log axis), one line per model."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sns.lineplot(table, x="lr", y="test_acc", hue="model", marker="o", ax=ax, errorbar="sd")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)",
+           title="Learning-rate sweep")
+    ax.grid(alpha=0.3)
+    return fig

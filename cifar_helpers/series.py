@@ -1,0 +1,145 @@
+"""The main job: run notebooks 01-04 headless with papermill, in order, with progress and an
+estimate of the time left. `python3 tasks.py run --help` lists the options."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CifarHelpersError
+from .paths import REPO, project_path
+
+NOTEBOOKS = REPO / "notebooks"
+# Multiply-accumulates per image of each network, to guess the cost of a model not yet timed.
+MACS = {"lenet5": 0.65e6, "lenet5-seed": 0.75e6, "mycnn": 34e6}
+QUICK = dict(epochs=1, subset=2000, test_subset=1000)
+
+
+@dataclass
+class Step:
+    notebook: str
+    output: str
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return self.parameters.get("epochs", 0)
+
+
+def plan(runs_dir: Path, figures_dir: Path, quick: bool, reuse: bool, seed: int = 0) -> list[Step]:
+    """The notebooks and their parameters: 02 and 03 at lr 1e-2 (20 epochs) and 1e-3 (40), as in
+    the seed README's table; the quick profile trains 1 epoch on 2,000 images instead."""
+    common = dict(runs_dir=str(runs_dir), figures_dir=str(figures_dir), seed=seed)
+    steps = [Step("01_dataset_tour.ipynb", "01_dataset_tour.ipynb", dict(figures_dir=str(figures_dir)))]
+    for notebook, model in (("02_lenet5.ipynb", "lenet5"), ("03_own_network.ipynb", "mycnn")):
+        for lr, epochs in ((1e-2, 20), (1e-3, 40)):
+            parameters = dict(common, model=model, lr=lr, epochs=epochs, reuse=reuse)
+            if quick:
+                parameters.update(QUICK)
+            lr_name = f"{lr:.0e}".replace("e-0", "e-")
+            steps.append(Step(notebook, notebook.replace(".ipynb", f"_{lr_name}.ipynb"), parameters))
+    steps.append(Step("04_comparison.ipynb", "04_comparison.ipynb",
+                      dict(runs_dirs=[str(runs_dir), "results"] if reuse else [str(runs_dir)],
+                           figures_dir=str(figures_dir))))
+    return steps
+
+
+def _seconds_per_epoch(runs_dir: Path) -> dict[str, float]:
+    """Measured seconds per epoch of each model in this job so far (training runs only)."""
+    from .records import iter_records
+
+    measured = {}
+    for _, record in iter_records([runs_dir]):
+        if record["history"]:
+            seconds = [h["seconds"] for h in record["history"]]
+            measured[record["config"]["model"]] = sum(seconds) / len(seconds)
+    return measured
+
+
+def estimate_left(steps: list[Step], runs_dir: Path, notebook_overhead: float) -> float | None:
+    """Seconds the remaining steps should take, from the epochs timed so far in this job."""
+    measured = _seconds_per_epoch(runs_dir)
+    if not measured:
+        return None
+    per_mac = sum(measured[m] / MACS[m] for m in measured) / len(measured)
+    left = 0.0
+    for step in steps:
+        left += notebook_overhead
+        model = step.parameters.get("model")
+        if model:
+            # 02 also trains the original LeNet5 variant beside the classic one.
+            models = [model, "lenet5-seed"] if model == "lenet5" else [model]
+            left += sum(step.epochs * measured.get(m, per_mac * MACS[m]) for m in models)
+    return left
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def run_series(name: str, quick: bool, reuse: bool, only: list[str] | None = None) -> Path:
+    """Execute the series into runs/<name>/ and return that folder. A failing notebook stops the
+    job; its executed copy, up to the failing cell, stays there to read."""
+    import papermill
+
+    from .records import ensure_writable
+
+    out_dir = ensure_writable(project_path("runs") / name)
+    records_dir = out_dir / "records"
+    # The quick profile's figures stay beside its notebooks: asset/ keeps the full-length ones.
+    figures_dir = out_dir / "asset" if quick else project_path("asset")
+    steps = plan(records_dir, figures_dir, quick=quick, reuse=reuse)
+    if only:
+        steps = [s for s in steps if any(s.notebook.startswith(o) for o in only)]
+    os.environ["CIFAR_PROGRESS"] = "text"  # papermill cannot save progress widgets
+    began = time.perf_counter()
+    overhead = []
+    for i, step in enumerate(steps, 1):
+        shown = ", ".join(f"{k}={v}" for k, v in step.parameters.items() if k in ("model", "lr", "epochs", "subset"))
+        print(f"\n[{i}/{len(steps)}] {step.notebook} {shown}", flush=True)
+        started = time.perf_counter()
+        output = out_dir / step.output
+        try:
+            papermill.execute_notebook(str(NOTEBOOKS / step.notebook), str(output), parameters=step.parameters,
+                                       kernel_name="python3", log_output=True, progress_bar=False,
+                                       cwd=str(REPO))
+        except papermill.PapermillExecutionError as exc:
+            raise CifarHelpersError(
+                f"Notebook {step.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}. "
+                f"The executed notebook, up to that cell, is in {output}; open it to read the "
+                "traceback, fix the cause, and run the job again (finished runs are reused)."
+            ) from None
+        took = time.perf_counter() - started
+        if not step.epochs:
+            overhead.append(took)
+        left = estimate_left(steps[i:], records_dir, sum(overhead) / max(len(overhead), 1))
+        eta = f"; about {_clock(left)} left" if left is not None and i < len(steps) else ""
+        print(f"[{i}/{len(steps)}] {step.notebook} done in {_clock(took)} "
+              f"(total {_clock(time.perf_counter() - began)}{eta})", flush=True)
+    print(f"\nExecuted notebooks: {out_dir}\nRun records: {records_dir}\nFigures: {figures_dir}")
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 tasks.py run", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="1 epoch on 2,000 training images per run (a few minutes on a laptop CPU)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train every run even where a finished one (shipped in results/ or "
+                             "earlier in runs/) could be loaded")
+    parser.add_argument("--name", default=None, help="output folder under runs/ (default: full or quick)")
+    parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, e.g. --only 02 04")
+    args = parser.parse_args(argv)
+    try:
+        run_series(args.name or ("quick" if args.quick else "full"), quick=args.quick,
+                   reuse=not args.retrain, only=args.only)
+    except CifarHelpersError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,87 @@
+"""Every notebook runs headless with small parameters (papermill), its checked outputs still
+match (nbval), and the committed copies carry no stale outputs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from cifar_helpers.notebook_outputs import problems
+from cifar_helpers.paths import REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+SMALL = dict(epochs=1, subset=500, test_subset=500, batch_size=256)
+
+
+def small_parameters(notebook: Path, tmp: Path, lr: float = 0.003) -> dict:
+    if notebook.name.startswith("01"):
+        return dict(figures_dir=str(tmp / "asset"))
+    if notebook.name.startswith("04"):
+        return dict(runs_dirs=[str(tmp / "runs")], sweep_dir=str(tmp / "sweep"), figures_dir=str(tmp / "asset"))
+    return dict(SMALL, lr=lr, reuse=False, runs_dir=str(tmp / "runs"), figures_dir=str(tmp / "asset"))
+
+
+def test_there_are_four_numbered_notebooks():
+    assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_clean(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    assert problems(nb) == []
+    parameters = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1
+    # Plain literals only: papermill and readers can see every value.
+    for line in parameters[0].source.splitlines():
+        code = line.split("#")[0].strip()
+        if code:
+            name, value = (part.strip() for part in code.split("=", 1))
+            __import__("ast").literal_eval(value)
+
+
+def test_series_executes_headless(cifar, tmp_path):
+    """01-04 in order, as the main job runs them, with a non-default lr injected."""
+    for notebook in NOTEBOOKS:
+        output = tmp_path / notebook.name
+        papermill.execute_notebook(str(notebook), str(output), parameters=small_parameters(notebook, tmp_path),
+                                   kernel_name="python3", cwd=str(REPO), progress_bar=False)
+        nb = nbformat.read(output, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert errors == [], notebook.name
+    records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/record.json")]
+    assert {(r["config"]["model"], r["config"]["lr"]) for r in records} == {
+        ("lenet5", 0.003), ("lenet5-seed", 0.003), ("mycnn", 0.003)}
+    assert {p.name for p in (tmp_path / "asset").iterdir()} >= {
+        "cifar.png", "lenet5_3e-3.png", "lenet5-seed_3e-3.png", "own_network_3e-3.png", "comparison.png"}
+
+
+def test_bad_parameter_fails_in_the_first_cell_after_parameters(cifar, tmp_path):
+    notebook = REPO / "notebooks" / "02_lenet5.ipynb"
+    for bad in (dict(lr="abc"), dict(epochs=-3)):
+        with pytest.raises(papermill.PapermillExecutionError) as info:
+            papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"),
+                                       parameters=dict(small_parameters(notebook, tmp_path), **bad),
+                                       kernel_name="python3", cwd=str(REPO), progress_bar=False)
+        assert info.value.ename == "ConfigError"
+        assert next(iter(bad)) in info.value.evalue
+        nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+        code_cells = [c for c in nb.cells if c.cell_type == "code"]
+        failing = [i for i, c in enumerate(code_cells) if any(o.output_type == "error" for o in c.outputs)]
+        # parameters, injected parameters, then the check
+        assert failing == [2]
+
+
+def test_nbval_checks_the_committed_outputs(cifar, tmp_path):
+    for notebook in NOTEBOOKS:
+        papermill.execute_notebook(str(notebook), str(tmp_path / notebook.name), prepare_only=True,
+                                   parameters=small_parameters(notebook, tmp_path), kernel_name="python3")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", "--rootdir", str(tmp_path), *sorted(str(p) for p in tmp_path.glob("*.ipynb"))],
+        cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
