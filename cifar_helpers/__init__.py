@@ -7,7 +7,7 @@ Public names: load_cifar10, build_model, fit, load_runs (and a few more, listed 
 from .data import CIFAR10, CLASSES, balanced_subset, load_cifar10
 from .errors import CifarHelpersError, ConfigError, DatasetError, DivergenceError, RunsFolderError
 from .models import LeNet5, MyCNN, SeedLeNet5, build_model, count_parameters
-from .records import format_lr, load_runs
+from .records import ensure_writable, format_lr, load_runs
 from .training import Run, find_run, fit, fit_or_load, load_run
 from .validate import check_params
 
@@ -15,7 +15,7 @@ __all__ = [
     "CIFAR10", "CLASSES", "balanced_subset", "load_cifar10",
     "CifarHelpersError", "ConfigError", "DatasetError", "DivergenceError", "RunsFolderError",
     "LeNet5", "MyCNN", "SeedLeNet5", "build_model", "count_parameters",
-    "format_lr", "load_runs",
+    "ensure_writable", "format_lr", "load_runs",
     "Run", "find_run", "fit", "fit_or_load", "load_run",
     "check_params",
 ]

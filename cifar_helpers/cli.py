@@ -70,6 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         from .reproduce import main as reproduce_main
 
         return reproduce_main(argv[1:])
+    if argv[:1] == ["sweep"]:
+        from .series import sweep_main
+
+        return sweep_main(argv[1:])
+    if argv[:1] == ["readme-table"]:
+        from .compare import update_readme
+        from .paths import REPO
+
+        changed = update_readme(REPO / "README.md", REPO / "results")
+        print("README.md results table " + ("updated" if changed else "already up to date"))
+        return 0
     if argv[:1] == ["strip-outputs"]:
         from .notebook_outputs import main as strip_main
 
@@ -79,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     _train_parser(sub)
     sub.add_parser("series", help="run notebooks 01-04 headless (see: series --help)")
     sub.add_parser("reproduce", help="train the seed table's configurations (see: reproduce --help)")
+    sub.add_parser("sweep", help="notebooks 02/03 over four learning rates (see: sweep --help)")
+    sub.add_parser("readme-table", help="regenerate README.md's results table from results/")
     sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")
     args = parser.parse_args(argv)
     try:

@@ -47,3 +47,33 @@ def results_table(runs: pd.DataFrame) -> pd.DataFrame:
             "Device": ", ".join(sorted(set(group["device"].dropna()))),
         })
     return pd.DataFrame(rows)
+
+
+README_START, README_END = "<!-- results-table: generated -->", "<!-- /results-table -->"
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A pandas table as a GitHub markdown table."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def readme_block(runs_dir) -> str:
+    """The README's results table, generated from the committed run records."""
+    from .records import load_runs
+
+    table = results_table(load_runs(runs_dir)).drop(columns=["Device"])
+    return f"{README_START}\n{markdown(table)}\n{README_END}"
+
+
+def update_readme(readme, runs_dir) -> bool:
+    """Rewrite the generated block of the README; True if it changed."""
+    from pathlib import Path
+
+    readme = Path(readme)
+    text = readme.read_text()
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    new = text[:start] + readme_block(runs_dir) + text[end:]
+    readme.write_text(new)
+    return new != text

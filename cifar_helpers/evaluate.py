@@ -27,7 +27,7 @@ def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, n_classes: i
     return torch.bincount(labels * n_classes + predicted, minlength=n_classes ** 2).view(n_classes, n_classes)
 
 
-def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, classes) -> "pandas.Series":
+def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, classes):
     """Accuracy in percent for each class, as a pandas Series indexed by class name."""
     import pandas as pd
 

@@ -12,12 +12,12 @@ from .errors import ConfigError
 class LeNet5(nn.Module):
     """Classic LeNet5 for 32x32 RGB: two 5x5 convolutions, fc 400-120-84-10, returns logits."""
 
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10, hidden: int = 120):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
+        self.fc1 = nn.Linear(16 * 5 * 5, hidden)
+        self.fc2 = nn.Linear(hidden, 84)
         self.fc3 = nn.Linear(84, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -29,7 +29,7 @@ class LeNet5(nn.Module):
         return self.fc3(x)
 
 
-class SeedLeNet5(nn.Module):
+class SeedLeNet5(LeNet5):
     """The seed experiment's LeNet5: fc 400-512-84-10 and a softmax before the loss.
 
     Cross-entropy applies its own log-softmax, so the loss sees probabilities squeezed into
@@ -38,20 +38,10 @@ class SeedLeNet5(nn.Module):
     """
 
     def __init__(self, num_classes: int = 10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 512)
-        self.fc2 = nn.Linear(512, 84)
-        self.fc3 = nn.Linear(84, num_classes)
+        super().__init__(num_classes, hidden=512)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return F.softmax(self.fc3(x), dim=1)
+        return F.softmax(super().forward(x), dim=1)
 
 
 class MyCNN(nn.Module):

@@ -64,9 +64,9 @@ def ensure_writable(folder: Path) -> Path:
             pass
     except OSError as exc:
         raise RunsFolderError(
-            f"Cannot write run records into {folder} ({exc.strerror or exc}). Nothing was trained. "
-            "Choose a folder you can write to (the runs_dir parameter, or --runs-dir on the command "
-            "line), or fix the folder's permissions."
+            f"Cannot write into {folder} ({exc.strerror or exc}). Nothing was trained. Choose a "
+            "folder you can write to (the runs_dir or figures_dir parameter, or --runs-dir on the "
+            "command line), or fix the folder's permissions."
         ) from None
     return folder
 

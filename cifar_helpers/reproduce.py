@@ -14,7 +14,7 @@ import sys
 from .errors import CifarHelpersError
 from .paths import project_path
 
-TABLE = ((1e-2, 20), (1e-3, 40))
+TABLE = ((1e-3, 40), (1e-2, 20))
 ORIGINAL = dict(batch_size=1024, optimizer="adam", normalization="imagenet", augment=False)
 
 

@@ -83,11 +83,45 @@ def _clock(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
+def execute(step: Step, out_dir: Path) -> Path:
+    """Run one notebook with papermill into out_dir; a failure names the cell and keeps the copy."""
+    import papermill
+
+    output = out_dir / step.output
+    try:
+        papermill.execute_notebook(str(NOTEBOOKS / step.notebook), str(output), parameters=step.parameters,
+                                   kernel_name="python3", log_output=True, progress_bar=False, cwd=str(REPO))
+    except papermill.PapermillExecutionError as exc:
+        raise CifarHelpersError(
+            f"Notebook {step.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}. "
+            f"The executed notebook, up to that cell, is in {output}; open it to read the "
+            "traceback, fix the cause, and run the job again (finished runs are reused)."
+        ) from None
+    return output
+
+
+def run_steps(steps: list[Step], out_dir: Path, records_dir: Path) -> None:
+    """Execute the steps in order, printing progress and an estimate of the time left."""
+    os.environ["CIFAR_PROGRESS"] = "text"  # papermill cannot save progress widgets
+    began = time.perf_counter()
+    overhead = []
+    for i, step in enumerate(steps, 1):
+        shown = ", ".join(f"{k}={v}" for k, v in step.parameters.items() if k in ("model", "lr", "epochs", "subset"))
+        print(f"\n[{i}/{len(steps)}] {step.notebook} {shown}", flush=True)
+        started = time.perf_counter()
+        execute(step, out_dir)
+        took = time.perf_counter() - started
+        if not step.epochs:
+            overhead.append(took)
+        left = estimate_left(steps[i:], records_dir, sum(overhead) / max(len(overhead), 1))
+        eta = f"; about {_clock(left)} left" if left is not None and i < len(steps) else ""
+        print(f"[{i}/{len(steps)}] {step.notebook} done in {_clock(took)} "
+              f"(total {_clock(time.perf_counter() - began)}{eta})", flush=True)
+
+
 def run_series(name: str, quick: bool, reuse: bool, only: list[str] | None = None) -> Path:
     """Execute the series into runs/<name>/ and return that folder. A failing notebook stops the
     job; its executed copy, up to the failing cell, stays there to read."""
-    import papermill
-
     from .records import ensure_writable
 
     out_dir = ensure_writable(project_path("runs") / name)
@@ -97,33 +131,47 @@ def run_series(name: str, quick: bool, reuse: bool, only: list[str] | None = Non
     steps = plan(records_dir, figures_dir, quick=quick, reuse=reuse)
     if only:
         steps = [s for s in steps if any(s.notebook.startswith(o) for o in only)]
-    os.environ["CIFAR_PROGRESS"] = "text"  # papermill cannot save progress widgets
-    began = time.perf_counter()
-    overhead = []
-    for i, step in enumerate(steps, 1):
-        shown = ", ".join(f"{k}={v}" for k, v in step.parameters.items() if k in ("model", "lr", "epochs", "subset"))
-        print(f"\n[{i}/{len(steps)}] {step.notebook} {shown}", flush=True)
-        started = time.perf_counter()
-        output = out_dir / step.output
-        try:
-            papermill.execute_notebook(str(NOTEBOOKS / step.notebook), str(output), parameters=step.parameters,
-                                       kernel_name="python3", log_output=True, progress_bar=False,
-                                       cwd=str(REPO))
-        except papermill.PapermillExecutionError as exc:
-            raise CifarHelpersError(
-                f"Notebook {step.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}. "
-                f"The executed notebook, up to that cell, is in {output}; open it to read the "
-                "traceback, fix the cause, and run the job again (finished runs are reused)."
-            ) from None
-        took = time.perf_counter() - started
-        if not step.epochs:
-            overhead.append(took)
-        left = estimate_left(steps[i:], records_dir, sum(overhead) / max(len(overhead), 1))
-        eta = f"; about {_clock(left)} left" if left is not None and i < len(steps) else ""
-        print(f"[{i}/{len(steps)}] {step.notebook} done in {_clock(took)} "
-              f"(total {_clock(time.perf_counter() - began)}{eta})", flush=True)
+    run_steps(steps, out_dir, records_dir)
     print(f"\nExecuted notebooks: {out_dir}\nRun records: {records_dir}\nFigures: {figures_dir}")
     return out_dir
+
+
+SWEEP_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
+
+
+def sweep(epochs: int, models: list[str], records_dir: str, subset: int | None = None) -> None:
+    """Notebooks 02/03 over the learning rates of SWEEP_LRS; records to `records_dir` (read by
+    notebook 04), executed notebooks and figures to runs/sweep/."""
+    from .records import ensure_writable
+
+    out_dir = ensure_writable(project_path("runs") / "sweep")
+    records = ensure_writable(project_path(records_dir))
+    notebooks = {"lenet5": "02_lenet5.ipynb", "mycnn": "03_own_network.ipynb"}
+    steps = []
+    for model in models:
+        for lr in SWEEP_LRS:
+            parameters = dict(model=model, lr=lr, epochs=epochs, subset=subset, reuse=True,
+                              runs_dir=str(records), figures_dir=str(out_dir / "asset"))
+            if model == "lenet5":
+                parameters["seed_variant"] = False
+            steps.append(Step(notebooks[model], f"{model}_lr{lr:g}.ipynb", parameters))
+    run_steps(steps, out_dir, records)
+
+
+def sweep_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers sweep",
+                                     description=f"Notebooks 02 and 03 at lr {', '.join(map(str, SWEEP_LRS))}.")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--models", nargs="+", default=["lenet5", "mycnn"], choices=["lenet5", "mycnn"])
+    parser.add_argument("--subset", type=int, default=None)
+    parser.add_argument("--runs-dir", default="results/sweep")
+    args = parser.parse_args(argv)
+    try:
+        sweep(args.epochs, args.models, args.runs_dir, subset=args.subset)
+    except CifarHelpersError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

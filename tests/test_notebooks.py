@@ -61,13 +61,16 @@ def test_series_executes_headless(cifar, tmp_path):
 
 def test_bad_parameter_fails_in_the_first_cell_after_parameters(cifar, tmp_path):
     notebook = REPO / "notebooks" / "02_lenet5.ipynb"
-    for bad in (dict(lr="abc"), dict(epochs=-3)):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cases = [(dict(lr="abc"), "ConfigError", "lr"), (dict(epochs=-3), "ConfigError", "epochs"),
+             (dict(runs_dir=str(blocker / "runs")), "RunsFolderError", "Cannot write into")]
+    for bad, error, words in cases:
         with pytest.raises(papermill.PapermillExecutionError) as info:
             papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"),
                                        parameters=dict(small_parameters(notebook, tmp_path), **bad),
                                        kernel_name="python3", cwd=str(REPO), progress_bar=False)
-        assert info.value.ename == "ConfigError"
-        assert next(iter(bad)) in info.value.evalue
+        assert info.value.ename == error and words in info.value.evalue
         nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)
         code_cells = [c for c in nb.cells if c.cell_type == "code"]
         failing = [i for i, c in enumerate(code_cells) if any(o.output_type == "error" for o in c.outputs)]

@@ -1,10 +1,17 @@
 """The set-up files agree with each other and with the README a newcomer follows."""
 
 import re
-import tomllib
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +42,15 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert "python3 tasks.py test" in commands and "python3 tasks.py run" in commands
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^python3 tasks\.py test$", ci, re.M)
+
+
+def test_code_passes_ruff():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "cifar_helpers", "tests", "benchmarks",
+                             "scripts", "tasks.py"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_readme_results_table_comes_from_the_committed_records():
+    from cifar_helpers.compare import readme_block
+
+    assert readme_block(ROOT / "results") in (ROOT / "README.md").read_text()

@@ -106,7 +106,7 @@ def test_read_only_runs_folder_is_reported_before_training(cifar, tmp_path):
 def test_unwritable_runs_folder_is_reported_before_training(cifar, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(RunsFolderError, match="Cannot write run records into .*Nothing was trained"):
+    with pytest.raises(RunsFolderError, match="Cannot write into .*Nothing was trained"):
         fit("lenet5", cifar, runs_dir=blocker / "runs", **QUICK)
 
 

@@ -1,0 +1,52 @@
+"""The main job's plan, its time estimate, and how it reports a failing notebook."""
+
+import json
+
+import nbformat
+import pytest
+
+from cifar_helpers import CifarHelpersError
+from cifar_helpers import series
+from cifar_helpers.reproduce import configurations
+
+
+def test_plan_follows_the_seed_table(tmp_path):
+    steps = series.plan(tmp_path / "records", tmp_path / "asset", quick=False, reuse=True)
+    assert [s.notebook[:2] for s in steps] == ["01", "02", "02", "03", "03", "04"]
+    trained = [(s.parameters["model"], s.parameters["lr"], s.parameters["epochs"]) for s in steps[1:5]]
+    assert trained == [("lenet5", 1e-2, 20), ("lenet5", 1e-3, 40), ("mycnn", 1e-2, 20), ("mycnn", 1e-3, 40)]
+    assert len({s.output for s in steps}) == len(steps)
+    quick = series.plan(tmp_path / "records", tmp_path / "asset", quick=True, reuse=True)
+    assert all(s.parameters["subset"] == 2000 and s.parameters["epochs"] == 1 for s in quick[1:5])
+
+
+def test_estimate_uses_the_epochs_timed_so_far(tmp_path):
+    run_dir = tmp_path / "lenet5_run"
+    run_dir.mkdir()
+    history = [{"epoch": 1, "seconds": 10.0}, {"epoch": 2, "seconds": 12.0}]
+    (run_dir / "record.json").write_text(json.dumps({"config": {"model": "lenet5"}, "history": history}))
+    steps = series.plan(tmp_path, tmp_path / "asset", quick=False, reuse=True)
+    # lenet5 at 11 s an epoch; lenet5-seed and mycnn scaled by their multiply-accumulates.
+    left = series.estimate_left(steps[2:3], tmp_path, notebook_overhead=5.0)
+    assert left == pytest.approx(5 + 40 * 11 + 40 * 11 * series.MACS["lenet5-seed"] / series.MACS["lenet5"])
+    assert series.estimate_left(steps, tmp_path / "empty", 5.0) is None
+
+
+def test_failing_notebook_stops_the_job_and_keeps_its_copy(tmp_path, monkeypatch):
+    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")],
+                                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                               "language": "python"}})
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(broken, tmp_path / "notebooks" / "01_dataset_tour.ipynb")
+    monkeypatch.setattr(series, "NOTEBOOKS", tmp_path / "notebooks")
+    with pytest.raises(CifarHelpersError, match="01_dataset_tour.ipynb failed in cell .*ZeroDivisionError"):
+        series.run_series(str(tmp_path / "out"), quick=True, reuse=True, only=["01"])
+    assert (tmp_path / "out" / "01_dataset_tour.ipynb").exists()
+
+
+def test_reproduce_covers_the_table_cheap_runs_first():
+    configs = list(configurations(["lenet5-seed", "mycnn"], [0, 1]))
+    assert len(configs) == 8
+    assert {(c["lr"], c["epochs"]) for c in configs} == {(1e-2, 20), (1e-3, 40)}
+    assert all(c["normalization"] == "imagenet" and c["batch_size"] == 1024 for c in configs)
+    assert [c["seed"] for c in configs] == [0] * 4 + [1] * 4
