@@ -33,9 +33,16 @@ def format_lr(lr: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a record is not a secret
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

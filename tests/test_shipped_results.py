@@ -1,0 +1,36 @@
+"""The runs shipped in results/: readable records, and checkpoints that still score what their
+records say (the notebooks load them instead of training)."""
+
+import json
+import subprocess
+
+import pytest
+
+from cifar_helpers import load_run, load_runs
+from cifar_helpers.evaluate import predict
+from cifar_helpers.paths import REPO
+
+TRACKED = subprocess.run(["git", "ls-files", "results"], cwd=REPO, capture_output=True, text=True).stdout.split()
+CHECKPOINTS = sorted(REPO / p for p in TRACKED if p.endswith("checkpoint.pt"))
+
+
+def test_every_shipped_record_reads():
+    shipped = [REPO / p for p in TRACKED if p.endswith("record.json")]
+    assert shipped
+    for path in shipped:
+        record = json.loads(path.read_text())
+        # complete, or interrupted and shipped with its checkpoint so that a later session resumes it
+        assert record["status"] == "complete" or (record["status"] == "interrupted"
+                                                  and (path.parent / "checkpoint.pt") in CHECKPOINTS)
+    assert len(load_runs(REPO / "results")) >= len(shipped)
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS, ids=lambda p: p.parent.name)
+def test_shipped_checkpoint_matches_its_record(cifar, checkpoint):
+    run = load_run(checkpoint.parent)
+    if run.record["status"] != "complete":
+        pytest.skip("an interrupted run shipped for resuming")
+    predicted, labels = predict(run.model, cifar, normalization=run.config["normalization"],
+                                subset=run.config["test_subset"])
+    accuracy = 100.0 * (predicted == labels).float().mean().item()
+    assert accuracy == pytest.approx(run.record["final"]["test_acc"], abs=0.05)
