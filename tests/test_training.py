@@ -159,3 +159,11 @@ def test_fit_or_load_reuses_a_finished_run(cifar, tmp_path, capsys):
     other = fit_or_load(folders=[tmp_path], model="lenet5", data=cifar, epochs=1, lr=3e-3,
                         runs_dir=tmp_path, **QUICK)
     assert other.path != first.path
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_paths_train(cifar, tmp_path, precision):
+    # These are the GPU defaults; on the CPU they run (slowly) through the same autocast code.
+    run = fit("lenet5", cifar, epochs=1, batch_size=64, precision=precision, device="cpu", runs_dir=tmp_path, **QUICK)
+    assert run.config["precision"] == precision
+    assert run.record["final"]["test_acc"] > 15
