@@ -139,18 +139,19 @@ def run_series(name: str, quick: bool, reuse: bool, only: list[str] | None = Non
 SWEEP_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
 
 
-def sweep(epochs: int, models: list[str], records_dir: str, subset: int | None = None) -> None:
-    """Notebooks 02/03 over the learning rates of SWEEP_LRS; records to `records_dir` (read by
-    notebook 04), executed notebooks and figures to runs/sweep/."""
+def sweep(epochs: int, models: list[str], records_dir: str, subset: int | None = None,
+          lrs=SWEEP_LRS, out_dir: str = "runs/sweep", test_subset: int | None = None) -> None:
+    """Notebooks 02/03 over learning rates; records to `records_dir` (read by notebook 04),
+    executed notebooks and figures to `out_dir`."""
     from .records import ensure_writable
 
-    out_dir = ensure_writable(project_path("runs") / "sweep")
+    out_dir = ensure_writable(project_path(out_dir))
     records = ensure_writable(project_path(records_dir))
     notebooks = {"lenet5": "02_lenet5.ipynb", "mycnn": "03_own_network.ipynb"}
     steps = []
     for model in models:
-        for lr in SWEEP_LRS:
-            parameters = dict(model=model, lr=lr, epochs=epochs, subset=subset, reuse=True,
+        for lr in lrs:
+            parameters = dict(model=model, lr=lr, epochs=epochs, subset=subset, test_subset=test_subset, reuse=True,
                               runs_dir=str(records), figures_dir=str(out_dir / "asset"))
             if model == "lenet5":
                 parameters["seed_variant"] = False

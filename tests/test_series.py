@@ -50,3 +50,11 @@ def test_reproduce_covers_the_table_cheap_runs_first():
     assert {(c["lr"], c["epochs"]) for c in configs} == {(1e-2, 20), (1e-3, 40)}
     assert all(c["normalization"] == "imagenet" and c["batch_size"] == 1024 for c in configs)
     assert [c["seed"] for c in configs] == [0] * 4 + [1] * 4
+
+
+def test_sweep_writes_one_record_per_lr(cifar, tmp_path):
+    series.sweep(epochs=1, models=["lenet5"], records_dir=str(tmp_path / "records"), subset=500,
+                 test_subset=500, lrs=(1e-3, 3e-3), out_dir=str(tmp_path / "out"))
+    records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*/record.json")]
+    assert sorted(r["config"]["lr"] for r in records) == [1e-3, 3e-3]  # the seed variant is not swept
+    assert len(list((tmp_path / "out").glob("*.ipynb"))) == 2
