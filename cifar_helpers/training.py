@@ -119,7 +119,7 @@ def _resume(run_dir: Path, data, device: str, progress: bool) -> Run:
 
 
 def _prepare(config: dict, data: CIFAR10, target: torch.device):
-    """Model, optimizer and the two batch iterators for a configuration."""
+    """Model, optimizer, the batch iterators (train, test, train in eval order) and the shuffling generator."""
     torch.manual_seed(config["seed"])
     net = build_model(config["model"]).to(target)
     memory_format = torch.channels_last if config["channels_last"] else torch.preserve_format
