@@ -14,6 +14,7 @@ CHECKED = "nbval-check-output"
 def strip(nb) -> None:
     """Remove in place every output and execution count but those of checked cells."""
     nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)  # progress-bar widget state from an executed run
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
@@ -30,6 +31,8 @@ def problems(nb) -> list[str]:
     found = []
     if nb.metadata.get("kernelspec", {}).get("name") != "python3":
         found.append("kernel is not python3")
+    if "widgets" in nb.metadata or "papermill" in nb.metadata:
+        found.append("metadata holds an executed run's widget or papermill state")
     for i, cell in enumerate(nb.cells):
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
