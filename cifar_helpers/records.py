@@ -126,6 +126,8 @@ def iter_records(folders) -> list[tuple[Path, dict]]:
         if not folder.is_dir():
             continue
         for run_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if any(p.is_dir() for p in run_dir.iterdir()):
+                continue  # a folder of runs (results/sweep), not a run: run folders hold only files
             try:
                 record = json.loads((run_dir / RECORD).read_text())
                 if not isinstance(record, dict) or "config" not in record:

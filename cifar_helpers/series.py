@@ -71,8 +71,9 @@ def estimate_left(steps: list[Step], runs_dir: Path, notebook_overhead: float) -
         left += notebook_overhead
         model = step.parameters.get("model")
         if model:
-            # 02 also trains the original LeNet5 variant beside the classic one.
-            models = [model, "lenet5-seed"] if model == "lenet5" else [model]
+            # 02 also trains the original LeNet5 variant beside the classic one, unless told not to.
+            both = model == "lenet5" and step.parameters.get("seed_variant", True)
+            models = [model, "lenet5-seed"] if both else [model]
             left += sum(step.epochs * measured.get(m, per_mac * MACS[m]) for m in models)
     return left
 

@@ -167,3 +167,11 @@ def test_mixed_precision_paths_train(cifar, tmp_path, precision):
     run = fit("lenet5", cifar, epochs=1, batch_size=64, precision=precision, device="cpu", runs_dir=tmp_path, **QUICK)
     assert run.config["precision"] == precision
     assert run.record["final"]["test_acc"] > 15
+
+
+def test_folders_of_runs_inside_a_runs_folder_are_not_mistaken_for_runs(cifar, tmp_path):
+    fit("lenet5", cifar, epochs=1, runs_dir=tmp_path / "sweep", **QUICK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_runs(tmp_path)) == 0
+    assert len(load_runs(tmp_path / "sweep")) == 1
