@@ -161,7 +161,8 @@ def lr_sweep(table):
     """Final test accuracy against learning rate (log axis), one line per model."""
     fig, ax = plt.subplots(figsize=(6, 4))
     sns.lineplot(table, x="lr", y="test_acc", hue="model", marker="o", ax=ax, errorbar="sd")
+    epochs = ", ".join(str(e) for e in sorted(table["epochs"].unique()))
     ax.set(xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)",
-           title="Learning-rate sweep")
+           title=f"Learning-rate sweep ({epochs} epochs)")
     ax.grid(alpha=0.3)
     return fig
