@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from cifar_helpers import build_model, fit, load_cifar10  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
 from cifar_helpers.device import device_name, resolve_device, resolve_precision  # noqa: E402
+from cifar_helpers.training import AUTOCAST_DTYPES  # noqa: E402
 
 BATCH = 1024
 
@@ -113,7 +114,7 @@ def pure_compute(model_name, data, config, device, steps, repeats):
     if config["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config["precision"])
+    dtype = AUTOCAST_DTYPES.get(config["precision"])
     scaler = torch.amp.GradScaler(device.type, enabled=config["precision"] == "fp16")
     rates = []
     for repeat in range(repeats + 1):

@@ -28,7 +28,6 @@ def configurations(models, seeds):
 
 def reproduce(models, seeds, runs_dir: str, device: str = "auto", progress: bool = True) -> None:
     from .data import load_cifar10
-    from .records import iter_records
     from .training import find_run, fit
 
     folder = project_path(runs_dir)
@@ -38,12 +37,10 @@ def reproduce(models, seeds, runs_dir: str, device: str = "auto", progress: bool
         if find_run([folder], with_checkpoint=False, **config, subset=None, test_subset=None) is not None:
             print(f"done already: {label}", flush=True)
             continue
-        unfinished = [run_dir for run_dir, record in iter_records([folder])
-                      if record["status"] == "interrupted"
-                      and all(record["config"].get(k) == v for k, v in config.items())]
+        unfinished = find_run([folder], status="interrupted", **config)
         print(f"{'resuming' if unfinished else 'training'}: {label}", flush=True)
         if unfinished:
-            fit(data=data, resume=unfinished[-1], device=device, progress=progress)
+            fit(data=data, resume=unfinished, device=device, progress=progress)
         else:
             fit(data=data, device=device, progress=progress, runs_dir=folder, **config)
 

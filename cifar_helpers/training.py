@@ -309,12 +309,12 @@ def load_run(run_dir: str | os.PathLike, with_model: bool = True) -> Run:
     return Run(record=record, model=net, path=run_dir)
 
 
-def find_run(folders, with_checkpoint: bool = True, **config) -> Path | None:
-    """The newest complete run under `folders` (with a checkpoint, unless with_checkpoint=False)
-    whose configuration matches every given key."""
+def find_run(folders, with_checkpoint: bool = True, status: str = "complete", **config) -> Path | None:
+    """The newest run under `folders` with this status (with a checkpoint, unless
+    with_checkpoint=False) whose configuration matches every given key."""
     matches = [(record.get("updated", ""), run_dir)
                for run_dir, record in records.iter_records(folders)
-               if record.get("status") == "complete"
+               if record.get("status") == status
                and (not with_checkpoint or (run_dir / records.CHECKPOINT).is_file())
                and all(record["config"].get(k) == v for k, v in config.items())]
     return max(matches)[1] if matches else None
