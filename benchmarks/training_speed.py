@@ -38,7 +38,8 @@ from cifar_helpers.batches import Batches  # noqa: E402
 from cifar_helpers.device import device_name, resolve_device, resolve_precision  # noqa: E402
 from cifar_helpers.training import AUTOCAST_DTYPES  # noqa: E402
 
-BATCH = 1024
+from reference import BATCH, reference_epoch, reference_loader  # noqa: E402
+
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -57,38 +58,17 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def reference(model_name, data_root, indices, device, workers, repeats):
-    """The original pipeline: PIL + ToTensor + Normalize per image, DataLoader, .item() per batch."""
-    from torchvision import transforms
-    from torchvision.datasets import CIFAR10
-
-    class LocalCIFAR10(CIFAR10):
-        def _check_integrity(self):  # our copy's pickles were rebuilt; load_cifar10 validated them
-            return True
-
-    transform = transforms.Compose([transforms.ToTensor(),
-                                    transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
-    dataset = torch.utils.data.Subset(LocalCIFAR10(data_root, train=True, transform=transform), indices)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=workers,
-                                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+def reference(model_name, data, data_root, indices, device, workers, repeats):
+    """The original pipeline (benchmarks/reference.py), timed per epoch."""
+    loader = reference_loader(data_root, indices, *data.normalization("imagenet"), device, workers)
     torch.manual_seed(0)
     model = build_model(model_name).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     rates = []
     reset_peak(device)
     for epoch in range(repeats + 1):
-        model.train()
         started = time.perf_counter()
-        running_loss, correct = 0.0, 0
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            out = model(x)
-            loss = F.cross_entropy(out, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            running_loss += loss.item()
-            correct += (out.argmax(1) == y).sum().item()
+        reference_epoch(model, loader, opt, device)
         sync(device)
         if epoch:  # the first epoch warms up workers, kernels and caches
             rates.append(len(indices) / (time.perf_counter() - started))
@@ -157,9 +137,9 @@ def main() -> int:
                "precision": resolve_precision("auto", device), "models": {}}
     for model_name in args.models:
         print(f"{model_name}: reference, 0 workers ...", flush=True)
-        ref0, ref0_mem = reference(model_name, data_root, indices, device, 0, args.repeats)
+        ref0, ref0_mem = reference(model_name, data, data_root, indices, device, 0, args.repeats)
         print(f"{model_name}: reference, {cpus} workers ...", flush=True)
-        refn, refn_mem = reference(model_name, data_root, indices, device, cpus, args.repeats)
+        refn, refn_mem = reference(model_name, data, data_root, indices, device, cpus, args.repeats)
         print(f"{model_name}: fast path ...", flush=True)
         with tempfile.TemporaryDirectory() as runs_dir:
             fast, fast_mem, config = fast_path(model_name, data, args.images, device, args.repeats, runs_dir)

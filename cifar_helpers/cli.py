@@ -1,4 +1,4 @@
-"""Command line: `python -m cifar_helpers train ...` and `python -m cifar_helpers series ...`."""
+"""Command line: `python -m cifar_helpers train ...`, `... series ...` and the other subcommands below."""
 
 from __future__ import annotations
 
@@ -60,6 +60,22 @@ def _train(args) -> int:
     return 0
 
 
+def _slim(argv: list[str]) -> int:
+    from .records import slim_checkpoint
+
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers slim-checkpoint",
+                                     description=slim_checkpoint.__doc__)
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    for run_dir in parser.parse_args(argv).run_dirs:
+        try:
+            before, after = slim_checkpoint(run_dir)
+        except CifarHelpersError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{run_dir}: checkpoint {before / 2**20:.1f} MB -> {after / 2**20:.1f} MB")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["series"]:
@@ -85,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         from .notebook_outputs import main as strip_main
 
         return strip_main(argv[1:])
+    if argv[:1] == ["slim-checkpoint"]:
+        return _slim(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
@@ -93,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sweep", help="notebooks 02/03 over four learning rates (see: sweep --help)")
     sub.add_parser("readme-table", help="regenerate README.md's results table from results/")
     sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")
+    sub.add_parser("slim-checkpoint", help="drop the resume-only state from complete runs' checkpoints")
     args = parser.parse_args(argv)
     try:
         return _train(args)

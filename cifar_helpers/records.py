@@ -62,6 +62,21 @@ def write_checkpoint(run_dir: Path, state: dict) -> None:
     _atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(state, f))
 
 
+def slim_checkpoint(run_dir: Path) -> tuple[int, int]:
+    """Keep only the weights and history in a complete run's checkpoint, to ship it: the optimizer
+    and random states only serve a resume, and a complete run has nothing left to resume.
+    Returns the sizes in bytes before and after."""
+    run_dir = Path(run_dir)
+    status = read_record(run_dir).get("status")
+    if status != "complete":
+        raise RunsFolderError(f"The run {run_dir} is {status}, not complete: its checkpoint's optimizer "
+                              "state is what resumes it, so it stays whole. Finish the run first.")
+    before = (run_dir / CHECKPOINT).stat().st_size
+    state = read_checkpoint(run_dir)
+    write_checkpoint(run_dir, {k: state[k] for k in ("epoch", "history", "model")})
+    return before, (run_dir / CHECKPOINT).stat().st_size
+
+
 def ensure_writable(folder: Path) -> Path:
     """Create `folder` if needed and prove it writable now, before any training time is spent."""
     folder = Path(folder)

@@ -187,14 +187,14 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
             train_seconds = time.perf_counter() - began
             row = {"epoch": epoch, "train_loss": train_loss,
                    "train_acc": 100.0 * correct.item() / train.num_images}
-            row.update(_evaluate(step_net, test, autocast, prefix="test"))
+            row.update(measure(step_net, test, autocast, prefix="test"))
             if config["eval_train"]:
-                row["train_eval_acc"] = _evaluate(step_net, train_eval, autocast, prefix="train_eval")["train_eval_acc"]
+                row["train_eval_acc"] = measure(step_net, train_eval, autocast, prefix="train_eval")["train_eval_acc"]
             row["seconds"] = time.perf_counter() - began
             row["images_per_s"] = train.num_images / train_seconds
             if not math.isfinite(train_loss):
                 record["history"].append(row)
-                _finish(record, "diverged")
+                finish(record, "diverged")
                 records.write_record(run_dir, record)
                 raise DivergenceError(
                     f"The training loss became {train_loss} in epoch {epoch} of run {run_dir}: the "
@@ -205,13 +205,13 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
             record["history"].append(row)
             records.write_checkpoint(run_dir, _checkpoint_state(net, opt, scaler, generator, target, record))
             saved = epoch
-            _finish(record, "running")
+            finish(record, "running")
             records.write_record(run_dir, record)
             if bar is not None:
                 bar.set_postfix(epoch=epoch, loss=f"{train_loss:.3f}", test_acc=f"{row['test_acc']:.1f}")
     except KeyboardInterrupt:
         del record["history"][saved:]  # keep only what the checkpoint can resume from
-        _finish(record, "interrupted")
+        finish(record, "interrupted")
         records.write_record(run_dir, record)
         done = len(record["history"])
         print(f"\nInterrupted: {run_dir} keeps epoch {done} of {config['epochs']}. Resume it with "
@@ -221,7 +221,7 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
     finally:
         if bar is not None:
             bar.close()
-    _finish(record, "complete")
+    finish(record, "complete")
     records.write_record(run_dir, record)
     net.eval()
     return Run(record=record, model=net, path=run_dir)
@@ -243,7 +243,7 @@ def _checkpoint_state(net, opt, scaler, generator, target, record: dict) -> dict
 
 
 @torch.no_grad()
-def _evaluate(net, batches: Batches, autocast, prefix: str) -> dict:
+def measure(net, batches: Batches, autocast, prefix: str) -> dict:
     """Eval-mode loss and accuracy (percent), and how many classes were predicted at all."""
     net.eval()
     loss_sum = torch.zeros((), device=batches.images.device)
@@ -262,7 +262,7 @@ def _evaluate(net, batches: Batches, autocast, prefix: str) -> dict:
             f"{prefix}_top_class_share": counts.max().item() / n}
 
 
-def _finish(record: dict, status: str) -> None:
+def finish(record: dict, status: str) -> None:
     """Refresh the derived fields of a record: status, final and best metrics, collapse flag."""
     history = record["history"]
     record["status"] = status

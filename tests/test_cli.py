@@ -1,4 +1,4 @@
-"""The command line: a run, a SIGTERM that keeps the last epoch, and a resume."""
+"""The command line: a run, a SIGTERM that keeps the last epoch, a resume, and slimming a checkpoint."""
 
 import json
 import os
@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import torch
 
 from cifar_helpers.paths import REPO
 
@@ -49,6 +51,8 @@ def test_sigterm_keeps_the_last_epoch_and_resume_finishes(cifar, tmp_path):
     record = json.loads(record_path.read_text())
     assert record["status"] == "interrupted" and 1 <= len(record["history"]) < 50
     assert "--resume" in stderr
+    refused = cli("slim-checkpoint", str(tmp_path / "cut"))  # its optimizer state is what resumes it
+    assert refused.returncode == 2 and "not complete" in refused.stderr
 
     # Resuming continues from the kept epoch; cut it short by lowering epochs in the record.
     done = len(record["history"])
@@ -58,6 +62,17 @@ def test_sigterm_keeps_the_last_epoch_and_resume_finishes(cifar, tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads(record_path.read_text())
     assert record["status"] == "complete" and [h["epoch"] for h in record["history"]] == list(range(1, done + 2))
+
+    # A complete run's checkpoint can be slimmed for shipping: the same weights, without the resume-only state.
+    from cifar_helpers import load_run
+    from cifar_helpers.records import read_checkpoint
+
+    weights = load_run(tmp_path / "cut").model.state_dict()
+    result = cli("slim-checkpoint", str(tmp_path / "cut"))
+    assert result.returncode == 0, result.stderr
+    assert set(read_checkpoint(tmp_path / "cut")) == {"epoch", "history", "model"}
+    slimmed = load_run(tmp_path / "cut").model.state_dict()
+    assert all(torch.equal(weights[k], slimmed[k]) for k in weights)
 
 
 def test_sigkill_leaves_a_readable_run(cifar, tmp_path):

@@ -1,0 +1,33 @@
+"""benchmarks/accuracy_parity.py: the fast path against the plain fp32 path (tiny settings here)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from cifar_helpers.paths import REPO
+
+
+def test_accuracy_parity_records_both_paths(cifar, tmp_path):
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    command = [sys.executable, "benchmarks/accuracy_parity.py", "--model", "lenet5", "--epochs", "2",
+               "--subset", "1024", "--test-subset", "500", "--runs-dir", str(runs), "--out", str(out)]
+    for _ in range(2):  # the second run replaces the first one's entry
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
+                                env={**os.environ, "CIFAR_PROGRESS": "off"})
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (report,) = out.glob("parity-*.json")
+    (entry,) = json.loads(report.read_text())["entries"]
+    plain = json.loads((runs / "lenet5_lr1e-3_e2_s0_n1024_plain-2" / "record.json").read_text())
+    assert entry["plain"]["run"] == str(runs / "lenet5_lr1e-3_e2_s0_n1024_plain-2")
+    assert plain["status"] == "complete" and plain["config"]["channels_last"] is False
+    assert [h["epoch"] for h in plain["history"]] == [1, 2]
+    assert entry["plain"]["final_test_acc"] == plain["final"]["test_acc"]
+    # The fast side was trained into runs/ (nothing shipped has this configuration) and reused the second time.
+    assert sorted(p.name for p in runs.iterdir()) == ["lenet5_lr1e-3_e2_s0_n1024", "lenet5_lr1e-3_e2_s0_n1024_plain",
+                                                       "lenet5_lr1e-3_e2_s0_n1024_plain-2"]
+    fast = json.loads((runs / "lenet5_lr1e-3_e2_s0_n1024" / "record.json").read_text())
+    assert entry["fast"]["final_test_acc"] == fast["final"]["test_acc"]
+    assert entry["difference_pp"] == fast["final"]["test_acc"] - entry["plain"]["final_test_acc"]
+    assert entry["within_target"] == (abs(entry["difference_pp"]) <= 1.0)
+    assert "| lenet5 | 0.001 | 2 | 1024 |" in report.with_suffix(".md").read_text()
