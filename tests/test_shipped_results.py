@@ -34,3 +34,18 @@ def test_shipped_checkpoint_matches_its_record(cifar, checkpoint):
                                 subset=run.config["test_subset"])
     accuracy = 100.0 * (predicted == labels).float().mean().item()
     assert accuracy == pytest.approx(run.record["final"]["test_acc"], abs=0.05)
+
+
+PARITY_REPORTS = sorted((REPO / "benchmarks" / "results").glob("parity-*.json"))
+
+
+@pytest.mark.parametrize("report", PARITY_REPORTS, ids=lambda p: p.name)
+def test_parity_figures_come_from_committed_records(report):
+    for entry in json.loads(report.read_text())["entries"]:
+        for side in ("fast", "plain"):
+            record_path = f"{entry[side]['run']}/record.json"
+            assert record_path in TRACKED, f"{record_path} is not committed"
+            history = json.loads((REPO / record_path).read_text())["history"]
+            assert history[entry["epochs"] - 1]["test_acc"] == entry[side]["final_test_acc"]
+        fast, plain = entry["fast"]["final_test_acc"], entry["plain"]["final_test_acc"]
+        assert entry["difference_pp"] == pytest.approx(fast - plain)
