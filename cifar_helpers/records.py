@@ -71,8 +71,8 @@ def slim_checkpoint(run_dir: Path) -> tuple[int, int]:
     if status != "complete":
         raise RunsFolderError(f"The run {run_dir} is {status}, not complete: its checkpoint's optimizer "
                               "state is what resumes it, so it stays whole. Finish the run first.")
+    state = read_checkpoint(run_dir)  # a missing or damaged checkpoint is reported as such
     before = (run_dir / CHECKPOINT).stat().st_size
-    state = read_checkpoint(run_dir)
     write_checkpoint(run_dir, {k: state[k] for k in ("epoch", "history", "model")})
     return before, (run_dir / CHECKPOINT).stat().st_size
 
