@@ -158,11 +158,14 @@ def first_layer_filters(model: torch.nn.Module):
 
 
 def lr_sweep(table):
-    """Final test accuracy against learning rate (log axis), one line per model."""
+    """Final test accuracy against learning rate (log axis), one line per model. The models may
+    have been swept for different numbers of epochs (fewer for the slower one on a CPU), so each
+    line's label says its own."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    sns.lineplot(table, x="lr", y="test_acc", hue="model", marker="o", ax=ax, errorbar="sd")
-    epochs = ", ".join(str(e) for e in sorted(table["epochs"].unique()))
-    ax.set(xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)",
-           title=f"Learning-rate sweep ({epochs} epochs)")
+    epochs = table.groupby("model")["epochs"].agg(lambda e: "/".join(str(n) for n in sorted(e.unique())))
+    labelled = table.assign(run=table["model"].map(lambda m: f"{m}, {epochs[m]} epochs"))
+    sns.lineplot(labelled, x="lr", y="test_acc", hue="run", marker="o", ax=ax, errorbar="sd")
+    ax.legend(title=None)
+    ax.set(xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)", title="Learning-rate sweep")
     ax.grid(alpha=0.3)
     return fig

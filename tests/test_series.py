@@ -58,3 +58,15 @@ def test_sweep_writes_one_record_per_lr(cifar, tmp_path):
     records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*/record.json")]
     assert sorted(r["config"]["lr"] for r in records) == [1e-3, 3e-3]  # the seed variant is not swept
     assert len(list((tmp_path / "out").glob("*.ipynb"))) == 2
+
+
+def test_sweep_plot_labels_each_model_with_its_own_epochs():
+    import pandas as pd
+
+    from cifar_helpers import plots
+
+    table = pd.DataFrame({"model": ["lenet5", "lenet5", "mycnn", "mycnn"], "lr": [1e-3, 1e-2, 1e-3, 1e-2],
+                          "epochs": [10, 10, 3, 3], "test_acc": [60.0, 55.0, 65.0, 50.0]})
+    fig = plots.lr_sweep(table)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["lenet5, 10 epochs", "mycnn, 3 epochs"]
