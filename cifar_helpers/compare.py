@@ -24,7 +24,7 @@ def _mean_std(values: pd.Series) -> str:
 def results_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, lr, epochs, subset) over the complete runs of `runs` (from load_runs):
     the seed's figure, ours under the seed's protocol, ours on the test set (last and best epoch),
-    mean ± std over seeds."""
+    mean ± std over seeds (listed by number: a row of one seed says which)."""
     done = runs[runs["status"] == "complete"].copy()
     done["subset"] = done["subset"].fillna(0).astype(int)
     rows = []
@@ -36,7 +36,7 @@ def results_table(runs: pd.DataFrame) -> pd.DataFrame:
             "lr": f"{lr:g}",
             "Epochs": epochs,
             "Train images": subset or 50000,
-            "Seeds": len(group),
+            "Seeds": ", ".join(str(int(s)) for s in sorted(group["seed"])),
             "Seed README (%)": f"{seed_acc:.2f}" if seed_acc is not None and seed_epochs == epochs else "-",
             "Ours, seed's protocol: train set (%)": _mean_std(group["train_eval_acc"]),
             "Ours, test set, last epoch (%)": _mean_std(group["test_acc"]),

@@ -34,3 +34,30 @@ def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, classes):
     counts = confusion_matrix(predicted, labels, len(classes))
     return pd.Series((100.0 * counts.diag() / counts.sum(1)).tolist(), index=list(classes),
                      name="accuracy (%)")
+
+
+@torch.no_grad()
+def active_units(model: torch.nn.Module, data: CIFAR10, normalization: str = "cifar10",
+                 split: str = "test", subset: int | None = 1000):
+    """Percent of each hidden layer's units (a convolution's channels, a linear layer's outputs)
+    that are positive for at least one image. Every hidden layer of these networks feeds a ReLU,
+    and a ReLU unit that is never positive passes no gradient: a layer near 0% has died, and the
+    network can no longer learn. A pandas Series indexed by layer name."""
+    import pandas as pd
+
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))][:-1]
+    fired = {}
+
+    def watch(name):
+        def hook(module, inputs, output):
+            positive = output.flatten(2).amax(2) > 0 if output.dim() == 4 else output > 0
+            fired[name] = fired.get(name, False) | positive.any(0)
+        return hook
+
+    handles = [m.register_forward_hook(watch(n)) for n, m in layers]
+    try:
+        predict(model, data, normalization, split, subset)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return pd.Series({n: 100.0 * fired[n].float().mean().item() for n, _ in layers}, name="active units (%)")

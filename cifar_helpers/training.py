@@ -118,8 +118,10 @@ def _resume(run_dir: Path, data, device: str, progress: bool) -> Run:
     return _train(run_dir, record, data, target, progress, checkpoint)
 
 
-def _prepare(config: dict, data: CIFAR10, target: torch.device):
-    """Model, optimizer, the batch iterators (train, test, train in eval order) and the shuffling generator."""
+def prepare(config: dict, data: CIFAR10, target: torch.device):
+    """Model, optimizer, the batch iterators (train, test, train in eval order) and the shuffling
+    generator, exactly as fit starts them: public so that a diagnostic (scripts/dead_starts.py)
+    can look at the first steps of a run without copying this."""
     torch.manual_seed(config["seed"])
     net = build_model(config["model"]).to(target)
     memory_format = torch.channels_last if config["channels_last"] else torch.preserve_format
@@ -145,7 +147,7 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
     config = record["config"]
     data = data if data is not None else load_cifar10()
     check_params(n_train=len(data.train_labels), n_test=len(data.test_labels), **config)
-    net, opt, train, test, train_eval, generator = _prepare(config, data, target)
+    net, opt, train, test, train_eval, generator = prepare(config, data, target)
     amp_dtype = AUTOCAST_DTYPES.get(config["precision"])
     scaler = torch.amp.GradScaler(target.type, enabled=config["precision"] == "fp16")
     if target.type == "cuda":

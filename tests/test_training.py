@@ -6,7 +6,7 @@ import warnings
 import pytest
 import torch
 
-from cifar_helpers import (ConfigError, DivergenceError, RunsFolderError, find_run, fit,
+from cifar_helpers import (ConfigError, DivergenceError, RunsFolderError, build_model, find_run, fit,
                            fit_or_load, load_run, load_runs)
 from cifar_helpers import records
 
@@ -175,3 +175,33 @@ def test_folders_of_runs_inside_a_runs_folder_are_not_mistaken_for_runs(cifar, t
         warnings.simplefilter("error")
         assert len(load_runs(tmp_path)) == 0
     assert len(load_runs(tmp_path / "sweep")) == 1
+
+
+def test_active_units_finds_a_dead_layer(cifar):
+    from cifar_helpers.evaluate import active_units
+
+    torch.manual_seed(0)
+    net = build_model("lenet5")
+    alive = active_units(net, cifar, subset=200)
+    assert list(alive.index) == ["conv1", "conv2", "fc1", "fc2"] and alive.min() > 50
+    with torch.no_grad():
+        net.conv2.bias.fill_(-1e3)  # no input can make these units positive
+    assert active_units(net, cifar, subset=200)["conv2"] == 0.0
+
+
+def test_dead_starts_reports_each_seed(cifar, tmp_path):
+    import subprocess
+    import sys
+
+    from cifar_helpers.paths import REPO
+
+    out = tmp_path / "dead.json"
+    result = subprocess.run([sys.executable, "scripts/dead_starts.py", "--model", "lenet5", "--lr", "1e-3",
+                             "--seeds", "0", "1", "--steps", "3", "--subset", "3072", "--out", str(out)],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [s["seed"] for s in report["seeds"]] == [0, 1]
+    assert all(len(s["losses"]) == 3 and 0 < s["classes_predicted"] <= 10 for s in report["seeds"])
+    assert report["seeds"][0]["losses"] != report["seeds"][1]["losses"]  # different initial weights
+    assert report["config"]["normalization"] == "imagenet"  # as the seed's table ran
