@@ -17,6 +17,10 @@ NOTEBOOKS = REPO / "notebooks"
 # Multiply-accumulates per image of each network, to guess the cost of a model not yet timed.
 MACS = {"lenet5": 0.65e6, "lenet5-seed": 0.75e6, "mycnn": 34e6}
 QUICK = dict(epochs=1, subset=2000, test_subset=1000)
+# At lr 1e-2 the own network dies in its first steps for some seeds, 0 among them
+# (results/dead_starts_mycnn_lr1e-2.json); the series shows a seed that learns, and notebook 03
+# says why and how to watch one die.
+SHOWN_SEEDS = {("mycnn", 1e-2): 3}
 
 
 @dataclass
@@ -32,12 +36,14 @@ class Step:
 
 def plan(runs_dir: Path, figures_dir: Path, quick: bool, reuse: bool, seed: int = 0) -> list[Step]:
     """The notebooks and their parameters: 02 and 03 at lr 1e-2 (20 epochs) and 1e-3 (40), as in
-    the seed README's table; the quick profile trains 1 epoch on 2,000 images instead."""
+    the seed README's table (03 at lr 1e-2 with the seed in SHOWN_SEEDS); the quick profile trains
+    1 epoch on 2,000 images instead."""
     common = dict(runs_dir=str(runs_dir), figures_dir=str(figures_dir), seed=seed)
     steps = [Step("01_dataset_tour.ipynb", "01_dataset_tour.ipynb", dict(figures_dir=str(figures_dir)))]
     for notebook, model in (("02_lenet5.ipynb", "lenet5"), ("03_own_network.ipynb", "mycnn")):
         for lr, epochs in ((1e-2, 20), (1e-3, 40)):
-            parameters = dict(common, model=model, lr=lr, epochs=epochs, reuse=reuse)
+            parameters = dict(common, model=model, lr=lr, epochs=epochs, reuse=reuse,
+                              seed=SHOWN_SEEDS.get((model, lr), seed))
             if quick:
                 parameters.update(QUICK)
             lr_name = f"{lr:.0e}".replace("e-0", "e-")

@@ -15,6 +15,8 @@ def test_plan_follows_the_seed_table(tmp_path):
     assert [s.notebook[:2] for s in steps] == ["01", "02", "02", "03", "03", "04"]
     trained = [(s.parameters["model"], s.parameters["lr"], s.parameters["epochs"]) for s in steps[1:5]]
     assert trained == [("lenet5", 1e-2, 20), ("lenet5", 1e-3, 40), ("mycnn", 1e-2, 20), ("mycnn", 1e-3, 40)]
+    # the own network at lr 1e-2 with a seed that learns (seed 0 dies in its first steps)
+    assert [s.parameters["seed"] for s in steps[1:5]] == [0, 0, 3, 0]
     assert len({s.output for s in steps}) == len(steps)
     quick = series.plan(tmp_path / "records", tmp_path / "asset", quick=True, reuse=True)
     assert all(s.parameters["subset"] == 2000 and s.parameters["epochs"] == 1 for s in quick[1:5])

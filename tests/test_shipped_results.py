@@ -49,3 +49,14 @@ def test_parity_figures_come_from_committed_records(report):
             assert history[entry["epochs"] - 1]["test_acc"] == entry[side]["final_test_acc"]
         fast, plain = entry["fast"]["final_test_acc"], entry["plain"]["final_test_acc"]
         assert entry["difference_pp"] == pytest.approx(fast - plain)
+
+
+def test_the_series_shows_a_seed_that_learns_where_seed_0_dies():
+    from cifar_helpers import format_lr
+    from cifar_helpers.series import SHOWN_SEEDS
+
+    for (model, lr), seed in SHOWN_SEEDS.items():
+        path = f"results/dead_starts_{model}_lr{format_lr(lr)}.json"
+        assert path in TRACKED, f"{path} (scripts/dead_starts.py) is not committed"
+        starts = {s["seed"]: s for s in json.loads((REPO / path).read_text())["seeds"]}
+        assert starts[seed]["learning"] and not starts[0]["learning"]
