@@ -17,7 +17,6 @@ import math
 import sys
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
