@@ -60,3 +60,14 @@ def test_the_series_shows_a_seed_that_learns_where_seed_0_dies():
         assert path in TRACKED, f"{path} (scripts/dead_starts.py) is not committed"
         starts = {s["seed"]: s for s in json.loads((REPO / path).read_text())["seeds"]}
         assert starts[seed]["learning"] and not starts[0]["learning"]
+
+
+@pytest.mark.parametrize("run_dir, low, high", [("results/mycnn_lr1e-2_e20_s3", 11, 19),
+                                                ("results/mycnn_lr1e-3_e40_s0", 89, 100)])
+def test_live_channels_the_readme_quotes(cifar, run_dir, low, high):
+    # README, own network at lr 1e-2: "11-19% in conv2-conv6 after 20 epochs at lr 1e-2, against 89-100% at lr 1e-3"
+    from cifar_helpers.evaluate import active_units
+
+    run = load_run(REPO / run_dir)
+    convs = active_units(run.model, cifar, run.config["normalization"])[["conv2", "conv3", "conv4", "conv5", "conv6"]]
+    assert (round(convs.min()), round(convs.max())) == (low, high)
