@@ -54,6 +54,13 @@ def test_reproduce_covers_the_table_cheap_runs_first():
     assert [c["seed"] for c in configs] == [0] * 4 + [1] * 4
 
 
+def test_reproduce_can_keep_one_row_of_the_table():
+    configs = list(configurations(["mycnn"], [4], lrs=[1e-2]))
+    assert [(c["model"], c["lr"], c["epochs"], c["seed"]) for c in configs] == [("mycnn", 1e-2, 20, 4)]
+    with pytest.raises(CifarHelpersError, match=r"no row at lr 0.003: its learning rates are 0.001 and 0.01"):
+        list(configurations(["mycnn"], [4], lrs=[3e-3]))
+
+
 def test_sweep_writes_one_record_per_lr(cifar, tmp_path):
     series.sweep(epochs=1, models=["lenet5"], records_dir=str(tmp_path / "records"), subset=500,
                  test_subset=500, lrs=(1e-3, 3e-3), out_dir=str(tmp_path / "out"))
