@@ -71,3 +71,19 @@ def test_live_channels_the_readme_quotes(cifar, run_dir, low, high):
     run = load_run(REPO / run_dir)
     convs = active_units(run.model, cifar, run.config["normalization"])[["conv2", "conv3", "conv4", "conv5", "conv6"]]
     assert (round(convs.min()), round(convs.max())) == (low, high)
+
+
+def test_cpu_speed_figures_the_readme_quotes():
+    # README, Speed: fast path and pure compute over the best DataLoader reference, 2 CPU cores
+    models = json.loads((REPO / "benchmarks" / "results" / "amd-epyc.json").read_text())["models"]
+    readme = " ".join((REPO / "README.md").read_text().split())
+    floor = {}
+    for name, m in models.items():
+        ips = m["images_per_s"]
+        best_reference = max(v for k, v in ips.items() if k.startswith("reference"))
+        floor[name] = f"{ips['compute'] / best_reference:.2f}x"
+        assert abs(m["compute_over_fast"] - 1) <= 0.06  # "within 6% of pure compute"
+    fast = {name: f"{m['speedup_vs_reference']:.2f}x" for name, m in models.items()}
+    assert (f"{fast['lenet5']} as many images per second as the best DataLoader reference for LeNet5 and "
+            f"{fast['mycnn']} for the own network") in readme
+    assert f"the floor there, {floor['lenet5']} and {floor['mycnn']} the reference" in readme
