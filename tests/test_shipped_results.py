@@ -87,3 +87,12 @@ def test_cpu_speed_figures_the_readme_quotes():
     assert (f"{fast['lenet5']} as many images per second as the best DataLoader reference for LeNet5 and "
             f"{fast['mycnn']} for the own network") in readme
     assert f"the floor there, {floor['lenet5']} and {floor['mycnn']} the reference" in readme
+
+
+@pytest.mark.parametrize("report", PARITY_REPORTS, ids=lambda p: p.name)
+def test_parity_figures_the_readme_quotes(report):
+    readme = (REPO / "README.md").read_text()
+    for entry in json.loads(report.read_text())["entries"]:
+        for side in ("fast", "plain"):
+            assert f"{entry[side]['final_test_acc']:.2f}%" in readme, (entry["model"], entry["epochs"], side)
+        assert f"{abs(entry['difference_pp']):.2f} points" in readme
