@@ -58,7 +58,7 @@ def test_reproduce_can_keep_one_row_of_the_table():
     configs = list(configurations(["mycnn"], [4], lrs=[1e-2]))
     assert [(c["model"], c["lr"], c["epochs"], c["seed"]) for c in configs] == [("mycnn", 1e-2, 20, 4)]
     with pytest.raises(CifarHelpersError, match=r"no row at lr 0.003: its learning rates are 0.001 and 0.01"):
-        list(configurations(["mycnn"], [4], lrs=[3e-3]))
+        list(configurations(["mycnn"], [4], lrs=[1e-2, 3e-3]))
 
 
 def test_sweep_writes_one_record_per_lr(cifar, tmp_path):
