@@ -21,6 +21,7 @@ ORIGINAL = dict(batch_size=1024, optimizer="adam", normalization="imagenet", aug
 
 def configurations(models, seeds, lrs=None):
     """Cheap configurations first, so results arrive early: seed by seed, LeNet5 before mycnn."""
+    rows = [(lr, epochs) for lr, epochs in TABLE if lrs is None or lr in lrs]
     unknown = [lr for lr in lrs or () if lr not in dict(TABLE)]
     if unknown:
         raise CifarHelpersError(f"The seed's table has no row at lr {', '.join(f'{lr:g}' for lr in unknown)}: "
@@ -28,9 +29,7 @@ def configurations(models, seeds, lrs=None):
                                 "Pass one of those to --lrs, or leave --lrs out for both.")
     for seed in seeds:
         for model in models:
-            for lr, epochs in TABLE:
-                if lrs is not None and lr not in lrs:
-                    continue
+            for lr, epochs in rows:
                 yield dict(ORIGINAL, model=model, lr=lr, epochs=epochs, seed=seed)
 
 

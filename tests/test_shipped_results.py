@@ -62,20 +62,19 @@ def test_the_series_shows_a_seed_that_learns_where_seed_0_dies():
         assert starts[seed]["learning"] and not starts[0]["learning"]
 
 
-@pytest.mark.parametrize("run_dir, first, low, high", [("results/mycnn_lr1e-2_e20_s3", 2, 11, 19),
-                                                       ("results/mycnn_lr1e-2_e20_s4", 4, 27, 38),
-                                                       ("results/mycnn_lr1e-3_e40_s0", 2, 89, 100)])
-def test_live_channels_the_readme_quotes(cifar, run_dir, first, low, high):
+@pytest.mark.parametrize("run_dir, first, last, low, high", [("results/mycnn_lr1e-2_e20_s3", 2, 6, 11, 19),
+                                                             ("results/mycnn_lr1e-2_e20_s4", 4, 6, 27, 38),
+                                                             ("results/mycnn_lr1e-2_e20_s4", 2, 2, 3, 3),
+                                                             ("results/mycnn_lr1e-3_e40_s0", 2, 6, 89, 100)])
+def test_live_channels_the_readme_quotes(cifar, run_dir, first, last, low, high):
     # README, own network at lr 1e-2: "11-19% of conv2-conv6 in seed 3 ... and 27-38% of conv4-conv6 in
     # seed 4, against 89-100% at lr 1e-3"; seed 4 "passes everything through one of conv2's 32 channels"
+    # (1/32 = 3.1%; a share of 32 channels rounds to 3 only for one channel)
     from cifar_helpers.evaluate import active_units
 
     run = load_run(REPO / run_dir)
-    live = active_units(run.model, cifar, run.config["normalization"])
-    convs = live[[f"conv{i}" for i in range(first, 7)]]
+    convs = active_units(run.model, cifar, run.config["normalization"])[[f"conv{i}" for i in range(first, last + 1)]]
     assert (round(convs.min()), round(convs.max())) == (low, high)
-    if run_dir.endswith("s4"):
-        assert live["conv2"] == pytest.approx(100 / 32)
 
 
 def test_cpu_speed_figures_the_readme_quotes():
