@@ -42,6 +42,11 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_environment()
     if argv[0] == "test":
+        # The notebooks' tests need CIFAR-10: find it, or download it once, before they start.
+        if subprocess.run([str(PYTHON), "-m", "cifar_helpers", "data"], cwd=ROOT).returncode != 0:
+            print("The tests need CIFAR-10 (see above). To run them anyway, skipping those that need "
+                  f"the data: {PYTHON} -m pytest", file=sys.stderr)
+            return 1
         command = [str(PYTHON), "-m", "pytest", *argv[1:]]
     else:
         command = [str(PYTHON), "-m", "cifar_helpers", "series", *argv[1:]]

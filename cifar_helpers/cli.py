@@ -76,8 +76,26 @@ def _slim(argv: list[str]) -> int:
     return 0
 
 
+def _data(argv: list[str]) -> int:
+    from .data import locate_cifar10
+
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers data",
+                                     description="Say where CIFAR-10 is; download it into data/ if no copy is found.")
+    parser.add_argument("--no-download", dest="download", action="store_false",
+                        help="only look for a local copy")
+    args = parser.parse_args(argv)
+    try:
+        print(f"CIFAR-10: {locate_cifar10(download=args.download)}")
+    except CifarHelpersError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["data"]:
+        return _data(argv[1:])
     if argv[:1] == ["series"]:
         from .series import main as series_main
 
@@ -106,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    sub.add_parser("data", help="where CIFAR-10 is; download it if no copy is found")
     sub.add_parser("series", help="run notebooks 01-04 headless (see: series --help)")
     sub.add_parser("reproduce", help="train the seed table's configurations (see: reproduce --help)")
     sub.add_parser("sweep", help="notebooks 02/03 over four learning rates (see: sweep --help)")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,13 +18,16 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DatasetError
+from .paths import REPO, project_path
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 META_FILE = "batches.meta"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+REPO_DATA = REPO / "data"
+# A download in progress; a folder of this name never passes for CIFAR-10.
+DOWNLOADING = ".cifar-10-downloading-"
 
 # The statistics the original experiment normalized with (ImageNet's, not CIFAR-10's).
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -83,14 +88,89 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
 
 def candidate_folders(root: str | os.PathLike | None = None) -> list[Path]:
     """Where CIFAR-10 is looked for, in order: `root`, else $CIFAR10_ROOT; then data/ in the repo.
-    Each may be the folder holding cifar-10-batches-py/ or that folder itself."""
+    Each may be the folder holding cifar-10-batches-py/ or that folder itself; a relative path is
+    taken from the repository root, wherever the kernel started."""
     places = []
     given = root if root is not None else os.environ.get("CIFAR10_ROOT")
     if given:
-        given = Path(given).expanduser()
+        given = project_path(given)
         places.append(given if given.name == FOLDER else given / FOLDER)
     places.append(REPO_DATA / FOLDER)
     return places
+
+
+def locate_cifar10(root: str | os.PathLike | None = None, download: bool = False) -> Path:
+    """The `cifar-10-batches-py` folder to read: the first local copy found (see
+    candidate_folders), else, if `download`, a fresh one fetched through torchvision into the
+    repo's data/ folder (or into `root`, when given). A copy found is never downloaded over."""
+    places = candidate_folders(root)
+    found = next((p for p in places if p.is_dir()), None)
+    if found is not None:
+        return found
+    looked = "; ".join(str(p) for p in places)
+    env = os.environ.get("CIFAR10_ROOT")
+    env_said = f"CIFAR10_ROOT is set to {env}" if env else "CIFAR10_ROOT is not set"
+    target = project_path(root) if root is not None else REPO_DATA
+    if target.name == FOLDER:
+        target = target.parent
+    if not download:
+        raise DatasetError(
+            f"CIFAR-10 was not found. Looked for a '{FOLDER}' folder in: {looked} ({env_said}). "
+            f"Either set the environment variable CIFAR10_ROOT to the folder that holds '{FOLDER}/' "
+            "(for example CIFAR10_ROOT=../shared/data), or allow the download (load_cifar10("
+            "download=True), or the notebooks' parameter download=True), which fetches the official "
+            f"archive (about 170 MB) through torchvision into {target} and checks its md5 sum."
+        )
+    try:
+        return download_cifar10(target)
+    except DatasetError as exc:
+        raise DatasetError(
+            f"CIFAR-10 was not found locally (looked in: {looked}; {env_said}), and {exc}"
+        ) from None
+
+
+def download_cifar10(parent: Path) -> Path:
+    """Fetch the official archive through torchvision (progress bar, md5 check) into a temporary
+    folder beside the target, validate every batch file, then move it into place: a killed or
+    failed download never leaves a folder that passes for CIFAR-10."""
+    from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    parent = Path(parent)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for stale in parent.glob(f"{DOWNLOADING}*"):  # left by a download that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=DOWNLOADING, dir=parent))
+    except OSError as exc:
+        raise DatasetError(
+            f"downloading it into {parent} failed: the folder cannot be written ({exc.strerror or exc}). "
+            "Point CIFAR10_ROOT at a copy, or make the folder writable and run again."
+        ) from None
+    try:
+        print(f"Downloading CIFAR-10 (about 170 MB) through torchvision into {parent} ...", flush=True)
+        try:
+            download_and_extract_archive(TorchvisionCIFAR10.url, str(scratch),
+                                         filename=TorchvisionCIFAR10.filename,
+                                         md5=TorchvisionCIFAR10.tgz_md5, remove_finished=True)
+        except Exception as exc:  # network, disk and checksum errors all need the same advice
+            reason = f"{type(exc).__name__}: {exc}".rstrip(".")
+            raise DatasetError(
+                f"downloading it from {TorchvisionCIFAR10.url} into {parent} failed ({reason}). "
+                "Check the internet connection and run again, or download cifar-10-python.tar.gz "
+                f"by hand, unpack it, and set CIFAR10_ROOT to the folder that holds '{FOLDER}/'."
+            ) from None
+        _load_folder(scratch / FOLDER)  # the md5 sum covers the archive; this, what was unpacked
+        final = parent / FOLDER
+        try:
+            (scratch / FOLDER).rename(final)
+        except OSError:
+            if not final.is_dir():  # else another process finished the same download first
+                raise
+        print(f"CIFAR-10 is ready in {final}.", flush=True)
+        return final
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) -> CIFAR10:
@@ -98,22 +178,13 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) 
 
     `root` (default: $CIFAR10_ROOT) names a folder holding `cifar-10-batches-py/`, or that folder.
     If no copy is found and `download` is True, torchvision downloads it into the repo's data/
-    folder (or `root`), checking its md5 sums. Raises DatasetError, naming the places looked at
+    folder (or `root`), checking its md5 sum. Raises DatasetError, naming the places looked at
     and the file at fault, when the data is missing or corrupt.
     """
-    places = candidate_folders(root)
-    found = next((p for p in places if p.is_dir()), None)
-    if found is None and download:
-        found = _download(places[0].parent)
-    if found is None:
-        looked = "; ".join(str(p) for p in places)
-        raise DatasetError(
-            f"CIFAR-10 was not found. Looked for a '{FOLDER}' folder in: {looked}. Either set the "
-            f"environment variable CIFAR10_ROOT to the folder that holds '{FOLDER}/' (for example "
-            f"CIFAR10_ROOT=../shared/data), or allow the download (load_cifar10(download=True), or "
-            f"the notebooks' parameter download=True), which fetches the official archive (about "
-            f"170 MB) through torchvision into {places[0].parent} and checks its md5 sums."
-        )
+    return _load_folder(locate_cifar10(root, download))
+
+
+def _load_folder(found: Path) -> CIFAR10:
     train = [_read_batch(found / name, found) for name in TRAIN_FILES]
     test = _read_batch(found / TEST_FILE, found)
     data = CIFAR10(
@@ -127,21 +198,6 @@ def load_cifar10(root: str | os.PathLike | None = None, download: bool = False) 
     _check_split(data.train_labels, 5000, "training", found)
     _check_split(data.test_labels, 1000, "test", found)
     return data
-
-
-def _download(parent: Path) -> Path:
-    from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
-
-    parent.mkdir(parents=True, exist_ok=True)
-    try:
-        TorchvisionCIFAR10(str(parent), train=True, download=True)
-    except Exception as exc:  # network errors come in many types; all need the same advice
-        raise DatasetError(
-            f"Downloading CIFAR-10 into {parent} failed ({type(exc).__name__}: {exc}). Check the "
-            "internet connection and retry, or download cifar-10-python.tar.gz by hand, unpack it "
-            "and set CIFAR10_ROOT to the folder that holds 'cifar-10-batches-py/'."
-        ) from exc
-    return parent / FOLDER
 
 
 def _corrupt(path: Path, folder: Path, what: str) -> DatasetError:

@@ -90,6 +90,20 @@ def _clock(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
+def encrypted_kernel_manager():
+    """A kernel manager class that gives each kernel its own CurveZMQ keys: the kernel's messages
+    are encrypted, so it has no reason to warn, on every notebook, that they are not."""
+    import zmq
+    from jupyter_client import AsyncKernelManager
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.curve_publickey, self.curve_secretkey = zmq.curve_keypair()
+
+    return EncryptedKernelManager
+
+
 def execute(step: Step, out_dir: Path) -> Path:
     """Run one notebook with papermill into out_dir; a failure names the cell and keeps the copy."""
     import papermill
@@ -97,19 +111,31 @@ def execute(step: Step, out_dir: Path) -> Path:
     output = out_dir / step.output
     try:
         papermill.execute_notebook(str(NOTEBOOKS / step.notebook), str(output), parameters=step.parameters,
-                                   kernel_name="python3", log_output=True, progress_bar=False, cwd=str(REPO))
+                                   kernel_name="python3", log_output=True, progress_bar=False, cwd=str(REPO),
+                                   kernel_manager_class=encrypted_kernel_manager())
     except papermill.PapermillExecutionError as exc:
         raise CifarHelpersError(
-            f"Notebook {step.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}. "
+            f"Notebook {step.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue.rstrip('.')}. "
             f"The executed notebook, up to that cell, is in {output}; open it to read the "
             "traceback, fix the cause, and run the job again (finished runs are reused)."
         ) from None
     return output
 
 
+def ensure_data() -> Path:
+    """Find CIFAR-10 or download it, once, before any notebook starts: without it every notebook
+    would fail with the same error."""
+    from .data import locate_cifar10
+
+    folder = locate_cifar10(download=True)
+    print(f"CIFAR-10: {folder}", flush=True)
+    return folder
+
+
 def run_steps(steps: list[Step], out_dir: Path, records_dir: Path) -> None:
     """Execute the steps in order, printing progress and an estimate of the time left."""
     os.environ["CIFAR_PROGRESS"] = "text"  # papermill cannot save progress widgets
+    ensure_data()
     began = time.perf_counter()
     overhead = []
     for i, step in enumerate(steps, 1):
