@@ -10,10 +10,13 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 import torch
 
+from .paths import project_path
+
 
 def save(fig, path) -> Path:
-    """Write a figure as PNG, creating its folder; returns the path."""
-    path = Path(path)
+    """Write a figure as PNG, creating its folder; returns the path (a relative one is taken from
+    the repository root)."""
+    path = project_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     return path

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .errors import RunsFolderError
+from .paths import project_path
 
 RECORD = "record.json"
 CHECKPOINT = "checkpoint.pt"
@@ -78,8 +79,9 @@ def slim_checkpoint(run_dir: Path) -> tuple[int, int]:
 
 
 def ensure_writable(folder: Path) -> Path:
-    """Create `folder` if needed and prove it writable now, before any training time is spent."""
-    folder = Path(folder)
+    """Create `folder` if needed and prove it writable now, before any training time is spent.
+    Returns it as an absolute path (a relative one is taken from the repository root)."""
+    folder = project_path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
@@ -107,7 +109,7 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
 
 
 def read_record(run_dir: Path) -> dict:
-    path = Path(run_dir) / RECORD
+    path = project_path(run_dir) / RECORD
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -120,7 +122,7 @@ def read_record(run_dir: Path) -> dict:
 
 def read_checkpoint(run_dir: Path) -> dict:
     """The checkpoint of a run, on the CPU whatever device saved it."""
-    path = Path(run_dir) / CHECKPOINT
+    path = project_path(run_dir) / CHECKPOINT
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:
@@ -131,18 +133,27 @@ def read_checkpoint(run_dir: Path) -> dict:
                               "Train that run again.") from None
 
 
+def _is_run(folder: Path) -> bool:
+    """A run folder holds a record or a checkpoint (fit writes the record as it creates the
+    folder), or the temporary file of one being written. Anything else (a folder of executed
+    notebooks, of figures, of other runs) is not a run, broken or not."""
+    return any(p.name in (RECORD, CHECKPOINT) or p.name.startswith((f".{RECORD}.", f".{CHECKPOINT}."))
+               for p in folder.iterdir())
+
+
 def iter_records(folders) -> list[tuple[Path, dict]]:
-    """(run folder, record) for every readable run under the given folders; unreadable or
-    half-written ones are skipped with a warning that names them."""
+    """(run folder, record) for every readable run directly under the given folders (relative
+    ones are taken from the repository root); a run folder whose record is missing or torn is
+    skipped with a warning that names it."""
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
     found, skipped = [], []
-    for folder in map(Path, folders):
+    for folder in map(project_path, folders):
         if not folder.is_dir():
             continue
         for run_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if any(p.is_dir() for p in run_dir.iterdir()):
-                continue  # a folder of runs (results/sweep), not a run: run folders hold only files
+            if not _is_run(run_dir):
+                continue
             try:
                 record = json.loads((run_dir / RECORD).read_text())
                 if not isinstance(record, dict) or "config" not in record:
@@ -152,8 +163,9 @@ def iter_records(folders) -> list[tuple[Path, dict]]:
                 continue
             found.append((run_dir, record))
     if skipped:
-        warnings.warn(f"Skipped {len(skipped)} incomplete or unreadable run folder(s) without a "
-                      f"valid {RECORD}: {', '.join(skipped)}", stacklevel=2)
+        warnings.warn(f"Skipped {len(skipped)} run folder(s) whose {RECORD} is missing or unreadable "
+                      f"(a run killed while its first record was written, or a damaged file): "
+                      f"{', '.join(skipped)}. Delete them, or ignore this.", stacklevel=2)
     return found
 
 

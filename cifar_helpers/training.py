@@ -27,6 +27,7 @@ from .data import CIFAR10, load_cifar10
 from .device import environment, resolve_device, resolve_precision
 from .errors import DivergenceError
 from .models import build_model, count_parameters
+from .paths import project_path
 from .validate import check_params
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -72,7 +73,7 @@ def fit(model: str = "lenet5", data: CIFAR10 | None = None, *, epochs: int = 1, 
     `device` and `progress` are then ignored).
     """
     if resume is not None:
-        return _resume(Path(resume), data, device=device, progress=progress)
+        return _resume(project_path(resume), data, device=device, progress=progress)
     config = dict(model=model, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                   seed=seed, normalization=normalization, subset=subset, test_subset=test_subset,
                   augment=bool(augment), eval_train=bool(eval_train), precision=precision,
@@ -94,6 +95,7 @@ def fit(model: str = "lenet5", data: CIFAR10 | None = None, *, epochs: int = 1, 
         "history": [],
         "checkpoint": records.CHECKPOINT,
     }
+    records.write_record(run_dir, record)  # from its first moment a run folder says what it is
     return _train(run_dir, record, data, target, progress, checkpoint=None)
 
 
@@ -300,7 +302,7 @@ def _progress_bar(enabled: bool, total: int, desc: str):
 def load_run(run_dir: str | os.PathLike, with_model: bool = True) -> Run:
     """A finished (or interrupted) run from its folder, its model on the CPU in eval mode.
     with_model=False reads the record alone (runs shipped without their checkpoint)."""
-    run_dir = Path(run_dir)
+    run_dir = project_path(run_dir)
     record = records.read_record(run_dir)
     if not with_model:
         return Run(record=record, model=None, path=run_dir)
@@ -324,7 +326,8 @@ def find_run(folders, with_checkpoint: bool = True, status: str = "complete", **
 
 def fit_or_load(folders=("results", "runs"), reuse: bool = True, **kwargs) -> Run:
     """Load a complete run with the same configuration if one exists under `folders` (and
-    `reuse`), else train it with fit(**kwargs). Keeps a CPU laptop from retraining for minutes."""
+    `reuse`), else train it with fit(**kwargs). Keeps a CPU laptop from retraining for minutes.
+    Relative folders are taken from the repository root, wherever the kernel started."""
     if reuse:
         defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()}
         keys = ("model", "epochs", "lr", "batch_size", "optimizer", "seed", "normalization",

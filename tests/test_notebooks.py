@@ -2,6 +2,7 @@
 match (nbval), and the committed copies carry no stale outputs."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,43 @@ def test_nbval_checks_the_committed_outputs(cifar, tmp_path):
         cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+SHIPPED_FIGURES = {"cifar.png", "lenet5_1e-3.png", "lenet5-seed_1e-3.png", "own_network_1e-3.png",
+                   "comparison.png", "lr_sweep.png"}
+
+
+@pytest.mark.parametrize("door", ["notebooks", "root"])
+def test_default_parameters_load_the_shipped_runs_from_either_door(cifar, tmp_path, door):
+    """Run All with the default parameters, the kernel started in notebooks/ (as JupyterLab
+    starts it) or in the repository root (papermill, the main job): the shipped runs are loaded,
+    nothing is trained, and relative paths land under the repository root either way."""
+    if door == "notebooks":
+        # Relative output folders, as a student's defaults are: they must resolve from the root.
+        relative = f"runs/.test-door-{tmp_path.name}"
+        out, runs_dir, figures_dir = REPO / relative, f"{relative}/runs", f"{relative}/asset"
+    else:
+        out = tmp_path
+        runs_dir, figures_dir = str(tmp_path / "runs"), str(tmp_path / "asset")
+    try:
+        for notebook in NOTEBOOKS:
+            parameters = {"figures_dir": figures_dir}
+            if notebook.name[:2] in ("02", "03"):
+                parameters["runs_dir"] = runs_dir
+            output = tmp_path / notebook.name
+            papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
+                                       cwd=str(REPO / door if door == "notebooks" else REPO), progress_bar=False,
+                                       execution_timeout=600)  # a cell that trains instead fails
+            nb = nbformat.read(output, as_version=4)
+            outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+            assert [o for o in outputs if o.output_type == "error"] == [], notebook.name
+            text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+            assert "Skipped" not in text, notebook.name
+            loads = {"02": 2, "03": 1}.get(notebook.name[:2], 0)  # 02: classic and original LeNet5
+            assert text.count("Loading the finished run") == loads, notebook.name
+        assert not (out / "runs").exists() or not any((out / "runs").iterdir())  # nothing trained
+        assert {p.name for p in (out / "asset").iterdir()} == SHIPPED_FIGURES
+        assert not (REPO / "notebooks" / "runs").exists() and not (REPO / "notebooks" / "asset").exists()
+    finally:
+        if door == "notebooks":
+            shutil.rmtree(out, ignore_errors=True)

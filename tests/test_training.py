@@ -141,14 +141,36 @@ def test_interrupted_run_resumes_to_the_same_result(cifar, tmp_path, monkeypatch
 
 def test_half_written_runs_are_skipped_by_name(cifar, tmp_path):
     fit("lenet5", cifar, epochs=1, runs_dir=tmp_path, **QUICK)
-    (tmp_path / "killed-before-first-epoch").mkdir()
+    (tmp_path / "killed-writing-its-record").mkdir()
+    (tmp_path / "killed-writing-its-record" / ".record.json.x1y2.tmp").write_text('{"conf')
     (tmp_path / "torn").mkdir()
     (tmp_path / "torn" / "record.json").write_text('{"config": {"model": "len')
+    # Not runs at all, so not broken runs: the main job's executed notebooks, an empty folder.
+    (tmp_path / "full" / "asset").mkdir(parents=True)
+    (tmp_path / "full" / "01_dataset_tour.ipynb").write_text("{}")
+    (tmp_path / "empty").mkdir()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = load_runs(tmp_path)
     assert len(table) == 1 and table["model"].tolist() == ["lenet5"]
-    assert "killed-before-first-epoch" in str(caught[0].message) and "torn" in str(caught[0].message)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "killed-writing-its-record" in message and "torn" in message
+    assert "full" not in message and "empty" not in message
+
+
+def test_a_run_folder_has_its_record_from_the_start(cifar, tmp_path, monkeypatch):
+    seen = {}
+
+    def killed(run_dir, record, *args, **kwargs):
+        seen.update(records.read_record(run_dir))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cifar_helpers.training._train", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fit("lenet5", cifar, epochs=1, runs_dir=tmp_path, **QUICK)
+    assert seen["status"] == "running" and seen["history"] == []
+    assert load_runs(tmp_path)["status"].tolist() == ["running"]
 
 
 def test_fit_or_load_reuses_a_finished_run(cifar, tmp_path, capsys):
