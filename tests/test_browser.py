@@ -1,0 +1,204 @@
+"""The classroom door: JupyterLab in a real browser (Chromium driven by Playwright), Run All on
+every notebook, as a student does it.
+
+The kernel starts in the notebook's own folder, not the repository root. Each notebook is opened
+as it is committed, with papermill's injected parameters sending figures and runs to a temporary
+folder (so the test leaves asset/ alone); 02 runs once more on a small subset with reuse=False,
+to train and show the progress bar. Each notebook's Run All time is printed and written to
+runs/jupyterlab-run-all.json.
+
+Needs a Chromium: $CHROMIUM, or `chromium` on the PATH (Debian's package; .ci/run installs it).
+Without one the test is skipped, unless CIFAR_REQUIRE_BROWSER=1 (set by .ci/run) makes that a
+failure.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from cifar_helpers.paths import REPO
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+TRAINING = "02_lenet5_training.ipynb"  # 02 again, small, training instead of loading
+# Chromium as these machines run it: no sandbox as root, no calls home (the network is closed).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _chromium() -> str:
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    reason = ("no Chromium found: install Debian's `chromium` package (apt-get install chromium) or "
+              "set CHROMIUM to a Chromium executable")
+    if os.environ.get("CIFAR_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _prepare(lab: Path, tmp: Path) -> dict[str, dict]:
+    """Copies of the notebooks for the lab, with parameters injected as papermill does it."""
+    out = dict(runs_dir=str(tmp / "runs"), figures_dir=str(tmp / "asset"))
+    plans = {}
+    for notebook in NOTEBOOKS:
+        parameters = {"figures_dir": out["figures_dir"]}
+        if notebook.name[:2] in ("02", "03"):
+            parameters["runs_dir"] = out["runs_dir"]
+        plans[notebook.name] = parameters
+    plans[TRAINING] = dict(out, subset=500, test_subset=500, epochs=1, reuse=False, seed_variant=False,
+                           figures_dir=str(tmp / "asset-training"))
+    for name, parameters in plans.items():
+        source = REPO / "notebooks" / (NOTEBOOKS[1].name if name == TRAINING else name)
+        papermill.execute_notebook(str(source), str(lab / name), parameters=parameters, prepare_only=True,
+                                   kernel_name="python3")
+    return plans
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory, cifar):
+    """A JupyterLab server on a free localhost port, serving a folder of notebook copies."""
+    tmp = tmp_path_factory.mktemp("browser")
+    lab = tmp / "lab"
+    lab.mkdir()
+    plans = _prepare(lab, tmp)
+    # Every cell in the page (no virtual scrolling), so the test can read each prompt.
+    settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    # No "would you like news?" prompt: the machine is offline, and the toast covers outputs.
+    notification = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    port, token = _free_port(), "cifar-notebooks-test"
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+               JUPYTER_CONFIG_DIR=str(tmp / "config"))
+    log = open(tmp / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={lab}", "--ServerApp.port_retries=0",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start: {(tmp / 'jupyterlab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield dict(url=url, token=token, lab=lab, tmp=tmp, plans=plans)
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> tuple[float, float]:
+    """Open a notebook, Run All from the Run menu, wait until no cell is queued or running, save.
+    Returns the seconds from opening to an idle kernel, and from the click to the last cell's end."""
+    opened = time.monotonic()
+    page.goto(f"{url}/lab/tree/{name}?reset&token={token}")  # reset: only this notebook open
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    ready = time.monotonic() - opened
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+    started = time.monotonic()
+    seen_running = False
+    while time.monotonic() - started < timeout_s:
+        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
+        running = any("*" in p for p in prompts)
+        seen_running |= running
+        if seen_running and not running:
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail(f"{name}: Run All did not finish within {timeout_s:.0f} s")
+    took = time.monotonic() - started
+    page.click("li.lm-MenuBar-item:has-text('File')")
+    page.click("li.lm-Menu-item[data-command='docmanager:save']")
+    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
+    return ready, took
+
+
+def _shut_down_kernels(url: str, token: str) -> None:
+    """Each notebook's kernel holds CIFAR-10 in memory: end them before the next notebook."""
+    headers = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions", headers=headers)) as response:
+        sessions = json.load(response)
+    for session in sessions:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions/{session['id']}", headers=headers,
+                                                      method="DELETE")).close()
+
+
+def test_run_all_in_jupyterlab(jupyterlab):
+    from playwright.sync_api import sync_playwright
+
+    chromium = _chromium()
+    lab, tmp = jupyterlab["lab"], jupyterlab["tmp"]
+    timings = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        for name in jupyterlab["plans"]:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            before = {p.name for p in (tmp / "runs").glob("*")} if (tmp / "runs").exists() else set()
+            timings[name] = _run_all(page, jupyterlab["url"], name, jupyterlab["token"])
+            images = page.locator(".jp-OutputArea-output img").count()
+            widgets = page.locator(".jp-OutputArea-output .widget-hprogress").count()
+            shown = page.locator(".jp-OutputArea-output .widget-hprogress, .jp-OutputArea-output img").first
+            if shown.count():
+                shown.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp / f"{name}.png"), full_page=True)
+            page.close()
+            _shut_down_kernels(jupyterlab["url"], jupyterlab["token"])
+
+            nb = nbformat.read(lab / name, as_version=4)  # as the browser saved it
+            code = [c for c in nb.cells if c.cell_type == "code"]
+            outputs = [o for c in code for o in c.outputs]
+            errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
+            assert errors == [], name
+            assert all(c.execution_count for c in code), f"{name}: not every cell ran"
+            text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+            assert "Skipped" not in text and "Traceback" not in text, name
+            if name[:2] != "04":
+                # 04 draws the lr sweep and the comparison; every other notebook too has figures.
+                assert images >= 1, f"{name}: no figure rendered"
+            after = {p.name for p in (tmp / "runs").glob("*")} if (tmp / "runs").exists() else set()
+            if name == TRAINING:
+                assert len(after - before) == 1, "the small 02 run should train one run"
+                assert widgets >= 1, "the training progress bar did not render as a widget"
+                assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+            else:
+                assert after == before, f"{name} trained instead of loading the shipped run"
+                loads = {"02": 2, "03": 1}.get(name[:2], 0)
+                assert text.count("Loading the finished run") == loads, name
+        browser.close()
+    assert {p.name for p in (tmp / "asset").iterdir()} >= {
+        "cifar.png", "lenet5_1e-3.png", "lenet5-seed_1e-3.png", "own_network_1e-3.png", "comparison.png"}
+    report = {"cpu_count": os.cpu_count(),
+              "seconds_to_idle_kernel": {k: round(v[0], 1) for k, v in timings.items()},
+              "seconds_run_all": {k: round(v[1], 1) for k, v in timings.items()}}
+    (REPO / "runs").mkdir(exist_ok=True)
+    (REPO / "runs" / "jupyterlab-run-all.json").write_text(json.dumps(report, indent=1))
+    print("JupyterLab, seconds from opening to an idle kernel:", report["seconds_to_idle_kernel"])
+    print("JupyterLab, seconds of Run All:", report["seconds_run_all"])
