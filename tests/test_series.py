@@ -34,16 +34,35 @@ def test_estimate_uses_the_epochs_timed_so_far(tmp_path):
     assert series.estimate_left(steps, tmp_path / "empty", 5.0) is None
 
 
-def test_failing_notebook_stops_the_job_and_keeps_its_copy(tmp_path, monkeypatch):
-    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")],
+def test_failing_notebook_stops_the_job_and_keeps_its_copy(tmp_path, monkeypatch, capfd, fake_cifar):
+    monkeypatch.setenv("CIFAR10_ROOT", str(fake_cifar))
+    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('raise ValueError("The data is gone.")')],
                                       metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                "language": "python"}})
     (tmp_path / "notebooks").mkdir()
     nbformat.write(broken, tmp_path / "notebooks" / "01_dataset_tour.ipynb")
     monkeypatch.setattr(series, "NOTEBOOKS", tmp_path / "notebooks")
-    with pytest.raises(CifarHelpersError, match="01_dataset_tour.ipynb failed in cell .*ZeroDivisionError"):
+    with pytest.raises(CifarHelpersError, match="01_dataset_tour.ipynb failed in cell .*ValueError") as info:
         series.run_series(str(tmp_path / "out"), quick=True, reuse=True, only=["01"])
+    assert "The data is gone. The executed notebook" in str(info.value)  # one period, not two
     assert (tmp_path / "out" / "01_dataset_tour.ipynb").exists()
+    # The job's own lines, not the kernel's transport warning on every notebook.
+    printed = capfd.readouterr()
+    assert "[1/1] 01_dataset_tour.ipynb" in printed.out
+    assert "without encryption" not in printed.out + printed.err
+
+
+def test_no_data_and_no_network_stops_the_job_once_before_any_notebook(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("cifar_helpers.data.REPO_DATA", tmp_path / "data")
+    monkeypatch.delenv("CIFAR10_ROOT", raising=False)
+    monkeypatch.setattr("torchvision.datasets.CIFAR10.url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    assert series.main(["--name", str(tmp_path / "out")]) == 1
+    printed = capsys.readouterr()
+    lines = [line for line in printed.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: CIFAR-10 was not found locally")
+    assert "CIFAR10_ROOT is not set" in lines[0] and "downloading it from http://127.0.0.1:9/" in lines[0]
+    assert "[1/" not in printed.out  # no notebook started
+    assert not list((tmp_path / "out").glob("*.ipynb"))
 
 
 def test_reproduce_covers_the_table_cheap_runs_first():
