@@ -1,7 +1,7 @@
 """Training speed, side by side in one run: the original's DataLoader pipeline against fit()'s
 device-resident fast path and against pure compute.
 
-    .venv/bin/python benchmarks/training_speed.py [--models lenet5 mycnn] [--images 10000]
+    .venv/bin/python benchmarks/training_speed.py [--models lenet5 own-network] [--images 10000]
 
 For each model at batch 1024 it times (a) the reference: torchvision's CIFAR10 dataset (PIL image,
 ToTensor, Normalize per image) in a DataLoader with 0 workers and with as many workers as CPUs, in
@@ -28,15 +28,14 @@ from pathlib import Path
 
 import torch
 import torchvision
-from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cifar_helpers import build_model, fit, load_cifar10  # noqa: E402
+from cifar_helpers import TrainConfig, build_model, fit, load_cifar10  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
 from cifar_helpers.device import device_name, resolve_device, resolve_precision  # noqa: E402
-from cifar_helpers.training import AUTOCAST_DTYPES  # noqa: E402
+from cifar_helpers.training import AUTOCAST_DTYPES, train_step  # noqa: E402
 
 from reference import BATCH, reference_epoch, reference_loader  # noqa: E402
 
@@ -78,10 +77,11 @@ def reference(model_name, data, data_root, indices, device, workers, repeats):
 def fast_path(model_name, data, subset, device, repeats, runs_dir):
     """fit() as the notebooks call it; its records time each epoch's training phase."""
     reset_peak(device)
-    run = fit(model_name, data, epochs=repeats + 1, subset=subset, test_subset=1000, eval_train=False,
-              normalization="imagenet", device=str(device.type), progress=False, runs_dir=runs_dir)
+    config = TrainConfig(model=model_name, epochs=repeats + 1, subset=subset, test_subset=1000, eval_train=False,
+                         normalization="imagenet")
+    run = fit(config, data, device=str(device.type), progress=False, runs_dir=runs_dir)
     rates = [h["images_per_s"] for h in run.record["history"][1:]]
-    return statistics.median(rates), peak_memory_mb(device), run.config
+    return statistics.median(rates), peak_memory_mb(device), run.record["config"]
 
 
 def pure_compute(model_name, data, config, device, steps, repeats):
@@ -95,18 +95,17 @@ def pure_compute(model_name, data, config, device, steps, repeats):
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     dtype = AUTOCAST_DTYPES.get(config["precision"])
-    scaler = torch.amp.GradScaler(device.type, enabled=config["precision"] == "fp16")
+    scaler = torch.amp.GradScaler(device.type) if config["precision"] == "fp16" else None
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
     rates = []
     for repeat in range(repeats + 1):
         sync(device)
         started = time.perf_counter()
         for _ in range(steps):
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            train_step(model, opt, x, y, autocast, scaler)  # fit's step
         sync(device)
         if repeat:
             rates.append(steps * BATCH / (time.perf_counter() - started))
@@ -115,7 +114,7 @@ def pure_compute(model_name, data, config, device, steps, repeats):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["lenet5", "mycnn"])
+    parser.add_argument("--models", nargs="+", default=["lenet5", "own-network"])
     parser.add_argument("--images", type=int, default=10240,
                         help="training images per timed epoch (a class-balanced subset)")
     parser.add_argument("--repeats", type=int, default=3)

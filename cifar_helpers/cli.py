@@ -1,41 +1,63 @@
-"""Command line: `python -m cifar_helpers train ...`, `... series ...` and the other subcommands below."""
+"""Command line: `python -m cifar_helpers train ...`, `... series ...` and the other subcommands below.
+
+Every subcommand exits with 0 on success, 1 when the helpers report bad input or a failed run (the
+one-paragraph message goes to stderr), 2 for a command line argparse cannot read, and 130 when
+interrupted (Ctrl-C or SIGTERM; a training run keeps its last complete epoch).
+"""
 
 from __future__ import annotations
 
 import argparse
-import signal
+import dataclasses
 import sys
+import typing
 
+from .config import TrainConfig
 from .errors import CifarHelpersError
-from .models import MODELS
-from .data import NORMALIZATIONS
-from .validate import DEVICES, OPTIMIZERS, PRECISIONS
+from .records import format_lr
+from .signals import interrupt_on_sigterm
+from .validate import DEVICES
+
+HELPER_ERROR, INTERRUPTED = 1, 130
 
 
-def interrupt_on_sigterm() -> None:
-    """SIGTERM (a scheduler, `kill`) ends a run like Ctrl-C: the last epoch is kept."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, handler)
+def run_command(function, *args, **kwargs) -> int:
+    """Call a subcommand's function: a helper error is printed as its paragraph, Ctrl-C ends it."""
+    try:
+        result = function(*args, **kwargs)
+    except CifarHelpersError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return HELPER_ERROR
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    return result if isinstance(result, int) else 0
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (--batch-size for batch_size), typed and documented by it."""
+    defaults = TrainConfig()
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        kind = typing.get_args(hints[f.name]) or (hints[f.name],)
+        kind = next(k for k in kind if k is not type(None))
+        help_text = f.metadata.get("help", "")
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=default, choices=f.metadata.get("choices"),
+                                help=help_text + (f" (default: {default})" if default is not None else ""))
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train one network and write its run record")
-    p.add_argument("--model", default="lenet5", choices=list(MODELS))
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=1024)
-    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    p.add_argument("--seed", type=int, default=0)
+    add_config_flags(p)
     p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--normalization", default="cifar10", choices=NORMALIZATIONS)
-    p.add_argument("--subset", type=int, default=None, help="train on this many images (class-balanced)")
-    p.add_argument("--test-subset", type=int, default=None, help="evaluate on this many test images")
-    p.add_argument("--augment", action="store_true", help="random crops and horizontal flips")
-    p.add_argument("--no-eval-train", dest="eval_train", action="store_false",
-                   help="skip the eval-mode pass over the training set each epoch")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--name", default=None, help="run folder name (default: from the configuration)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
@@ -46,14 +68,11 @@ def _train(args) -> int:
     from .training import fit
 
     interrupt_on_sigterm()
-    options = vars(args).copy()
-    del options["command"]
-    try:
-        run = fit(**options)
-    except KeyboardInterrupt:
-        return 130
-    final = run.record["final"]
-    print(f"{run.path}: {run.config['model']} lr={run.config['lr']:g}, {len(run.record['history'])} "
+    config = None if args.resume else config_from_args(args)
+    run = fit(config, device=args.device, runs_dir=args.runs_dir, name=args.name, progress=args.progress,
+              resume=args.resume)
+    final, config = run.record["final"], run.config
+    print(f"{run.path}: {config.model} lr={format_lr(config.lr)}, {len(run.record['history'])} "
           f"epoch(s): test accuracy {final['test_acc']:.2f}%"
           + (f", training-set accuracy {final['train_eval_acc']:.2f}%" if "train_eval_acc" in final else "")
           + (" (collapsed: one class predicted for every image)" if run.record.get("collapsed") else ""))
@@ -67,13 +86,8 @@ def _slim(argv: list[str]) -> int:
                                      description=slim_checkpoint.__doc__)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     for run_dir in parser.parse_args(argv).run_dirs:
-        try:
-            before, after = slim_checkpoint(run_dir)
-        except CifarHelpersError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        before, after = slim_checkpoint(run_dir)
         print(f"{run_dir}: checkpoint {before / 2**20:.1f} MB -> {after / 2**20:.1f} MB")
-    return 0
 
 
 def _data(argv: list[str]) -> int:
@@ -84,18 +98,13 @@ def _data(argv: list[str]) -> int:
     parser.add_argument("--no-download", dest="download", action="store_false",
                         help="only look for a local copy")
     args = parser.parse_args(argv)
-    try:
-        print(f"CIFAR-10: {locate_cifar10(download=args.download)}")
-    except CifarHelpersError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    print(f"CIFAR-10: {locate_cifar10(download=args.download)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["data"]:
-        return _data(argv[1:])
+        return run_command(_data, argv[1:])
     if argv[:1] == ["series"]:
         from .series import main as series_main
 
@@ -120,20 +129,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return strip_main(argv[1:])
     if argv[:1] == ["slim-checkpoint"]:
-        return _slim(argv[1:])
+        return run_command(_slim, argv[1:])
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     sub.add_parser("data", help="where CIFAR-10 is; download it if no copy is found")
     sub.add_parser("series", help="run notebooks 01-04 headless (see: series --help)")
-    sub.add_parser("reproduce", help="train the seed table's configurations (see: reproduce --help)")
+    sub.add_parser("reproduce", help="train the original table's configurations (see: reproduce --help)")
     sub.add_parser("sweep", help="notebooks 02/03 over four learning rates (see: sweep --help)")
     sub.add_parser("readme-table", help="regenerate README.md's results table from results/")
     sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")
     sub.add_parser("slim-checkpoint", help="drop the resume-only state from complete runs' checkpoints")
     args = parser.parse_args(argv)
-    try:
-        return _train(args)
-    except CifarHelpersError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(_train, args)

@@ -1,15 +1,14 @@
-"""The seed README's results table, and ours beside it under both protocols."""
+"""The original README's results table, and ours beside it under both protocols."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-# (model family, lr) -> (epochs, the seed README's "Accuracy"), which FACTS.md shows was eval-mode
-# accuracy on the 50,000 training images, not on the test set.
-SEED_RESULTS = {("LeNet5", 1e-2): (20, 10.00), ("LeNet5", 1e-3): (40, 75.18),
-                ("Own Network", 1e-2): (20, 67.88), ("Own Network", 1e-3): (40, 99.54)}
-NETWORKS = {"lenet5": ("LeNet5", "classic"), "lenet5-seed": ("LeNet5", "original variant"),
-            "mycnn": ("Own Network", "")}
+from . import original
+from .records import format_lr
+
+NETWORKS = {"lenet5": ("LeNet5", "classic"), "lenet5-original": ("LeNet5", "original variant"),
+            "own-network": ("Own Network", "")}
 
 
 def _mean_std(values: pd.Series) -> str:
@@ -23,25 +22,23 @@ def _mean_std(values: pd.Series) -> str:
 
 def results_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, lr, epochs, subset) over the complete runs of `runs` (from load_runs):
-    the seed's figure, ours under the seed's protocol, ours on the test set (last and best epoch),
-    mean ± std over seeds (listed by number: a row of one seed says which)."""
+    the original's figure, ours under the original's protocol, ours on the test set at the last
+    epoch (no epoch is picked by its test accuracy), mean ± std over seeds (listed by number)."""
     done = runs[runs["status"] == "complete"].copy()
     done["subset"] = done["subset"].fillna(0).astype(int)
     rows = []
     for (model, lr, epochs, subset), group in done.groupby(["model", "lr", "epochs", "subset"]):
         family, variant = NETWORKS[model]
-        seed_epochs, seed_acc = SEED_RESULTS.get((family, lr), (None, None))
+        figure = original.README_ACCURACY.get((family, lr))
         rows.append({
             "Network": family + (f" ({variant})" if variant else ""),
-            "lr": f"{lr:g}",
+            "lr": format_lr(lr),
             "Epochs": epochs,
             "Train images": subset or 50000,
             "Seeds": ", ".join(str(int(s)) for s in sorted(group["seed"])),
-            "Seed README (%)": f"{seed_acc:.2f}" if seed_acc is not None and seed_epochs == epochs else "-",
-            "Ours, seed's protocol: train set (%)": _mean_std(group["train_eval_acc"]),
-            "Ours, test set, last epoch (%)": _mean_std(group["test_acc"]),
-            "Ours, test set, best epoch (%)": _mean_std(group["best_test_acc"]),
-            "Best epoch": ", ".join(str(int(e)) for e in group["best_test_epoch"]),
+            "Original README (%)": f"{figure:.2f}" if figure is not None and original.EPOCHS.get(lr) == epochs else "-",
+            "Ours, original's protocol: train set (%)": _mean_std(group["train_eval_acc"]),
+            "Ours, test set (%)": _mean_std(group["test_acc"]),
             "Collapsed": int(group["collapsed"].sum()),
             "Wall time (min)": f"{group['wall_s'].mean() / 60:.1f}",
             "Device": ", ".join(sorted(set(group["device"].dropna()))),

@@ -32,6 +32,9 @@ DOWNLOADING = ".cifar-10-downloading-"
 # The statistics the original experiment normalized with (ImageNet's, not CIFAR-10's).
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 NORMALIZATIONS = ("cifar10", "imagenet")
+# The validation split is drawn with its own fixed seed, not the run's: runs with different seeds
+# hold out the same images, so their validation accuracies compare.
+VALIDATION_SEED = 12345
 
 
 @dataclass
@@ -46,10 +49,23 @@ class CIFAR10:
     source: str = ""
     _stats: dict = field(default_factory=dict, repr=False)
 
-    def split(self, name: str = "train", subset: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images, labels) of 'train' or 'test', or of its class-balanced `subset` (balanced_subset)."""
-        images, labels = ((self.train_images, self.train_labels) if name == "train"
-                          else (self.test_images, self.test_labels))
+    def split(self, name: str = "train", subset: int | None = None,
+              val_size: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) of 'train', 'val' or 'test'. With `val_size`, 'val' is that many
+        training images (class-balanced, the same ones for every run with this size) and 'train'
+        the rest; `subset` keeps a class-balanced part of what is left (balanced_subset)."""
+        if name == "test":
+            images, labels = self.test_images, self.test_labels
+        else:
+            images, labels = self.train_images, self.train_labels
+            if val_size:
+                held_out = torch.zeros(len(labels), dtype=torch.bool)
+                held_out[balanced_subset(labels, val_size, seed=VALIDATION_SEED)] = True
+                keep = held_out if name == "val" else ~held_out
+                images, labels = images[keep], labels[keep]
+            elif name == "val":
+                raise ConfigError("There is no validation split without val_size: pass val_size=5000 "
+                                  "(for example) to hold out that many training images.")
         if subset:
             keep = balanced_subset(labels, subset)
             images, labels = images[keep], labels[keep]

@@ -29,8 +29,8 @@ class LeNet5(nn.Module):
         return self.fc3(x)
 
 
-class SeedLeNet5(LeNet5):
-    """The seed experiment's LeNet5: fc 400-512-84-10 and a softmax before the loss.
+class OriginalLeNet5(LeNet5):
+    """The original experiment's LeNet5: fc 400-512-84-10 and a softmax before the loss.
 
     Cross-entropy applies its own log-softmax, so the loss sees probabilities squeezed into
     [0, 1]: gradients are weak, and at lr 1e-2 the network collapses to one class. Kept to show
@@ -44,8 +44,8 @@ class SeedLeNet5(LeNet5):
         return F.softmax(super().forward(x), dim=1)
 
 
-class MyCNN(nn.Module):
-    """The seed README's own network, exactly: six 3x3 convolutions, three max-pools,
+class OwnNetwork(nn.Module):
+    """The original README's own network, exactly: six 3x3 convolutions, three max-pools,
     fc 2048-512, dropout 0.5, fc 512-10."""
 
     def __init__(self, num_classes: int = 10):
@@ -72,18 +72,27 @@ class MyCNN(nn.Module):
         return self.fc2(x)
 
 
-MODELS = {"lenet5": LeNet5, "lenet5-seed": SeedLeNet5, "mycnn": MyCNN}
+MODELS = {"lenet5": LeNet5, "lenet5-original": OriginalLeNet5, "own-network": OwnNetwork}
+# Names older versions of the series wrote into run records (the original experiment was once
+# called "the seed"); they still load, as the networks they always meant.
+ALIASES = {"lenet5-seed": "lenet5-original", "mycnn": "own-network"}
 
 
-def build_model(name: str) -> nn.Module:
-    """A freshly initialised network by name: 'lenet5', 'lenet5-seed' or 'mycnn'."""
+def canonical_model(name: str) -> str:
+    """The model's name as the series spells it now (an old alias is translated)."""
+    name = ALIASES.get(name, name)
     if name not in MODELS:
         raise ConfigError(
             f"Unknown model {name!r}. The valid names are {', '.join(repr(m) for m in MODELS)}: "
-            "'lenet5' is the classic LeNet5, 'lenet5-seed' the original experiment's variant "
-            "(with a softmax before the loss), 'mycnn' the seed README's own network."
+            "'lenet5' is the classic LeNet5, 'lenet5-original' the original experiment's variant "
+            "(with a softmax before the loss), 'own-network' the original README's own network."
         )
-    return MODELS[name]()
+    return name
+
+
+def build_model(name: str) -> nn.Module:
+    """A freshly initialised network by name: 'lenet5', 'lenet5-original' or 'own-network'."""
+    return MODELS[canonical_model(name)]()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -11,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 import torch
 
 from .paths import project_path
+from .records import format_lr
 
 
 def save(fig, path) -> Path:
@@ -31,7 +32,7 @@ def _show(ax, image: torch.Tensor, title: str | None = None) -> None:
 
 
 def image_grid(images: torch.Tensor, labels: torch.Tensor, classes, per_class: int = 10, seed: int = 0):
-    """`per_class` random images of each class, one row per class (like the seed README's figure)."""
+    """`per_class` random images of each class, one row per class (like the original README's figure)."""
     generator = torch.Generator().manual_seed(seed)
     fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.9, len(classes) * 0.9))
     for c, name in enumerate(classes):
@@ -92,12 +93,14 @@ def learning_curves(runs, title: str | None = None):
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for run in runs:
         h = run.history
-        label = "" if len(runs) == 1 else f"{run.config['model']} lr={run.config['lr']:g} "
+        label = "" if len(runs) == 1 else f"{run.config.model} lr={format_lr(run.config.lr)} "
         if len(runs) == 1:
             loss_ax.plot(h.epoch, h.train_loss, ".-", label="train (running, during the epoch)")
             acc_ax.plot(h.epoch, h.train_acc, ".-", label="train (running, during the epoch)")
             if "train_eval_acc" in h:
-                acc_ax.plot(h.epoch, h.train_eval_acc, ".--", label="train set, eval mode (seed's 'Accuracy')")
+                acc_ax.plot(h.epoch, h.train_eval_acc, ".--", label="train set, eval mode (the original's 'Accuracy')")
+            if "val_acc" in h:
+                acc_ax.plot(h.epoch, h.val_acc, ".-", label="validation (held out of training)")
         loss_ax.plot(h.epoch, h.test_loss, ".-", label=f"{label}test")
         acc_ax.plot(h.epoch, h.test_acc, ".-", label=f"{label}test")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .errors import RunsFolderError
+from .models import ALIASES
 from .paths import project_path
 
 RECORD = "record.json"
@@ -108,10 +109,19 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
     raise RunsFolderError(f"Too many runs named {name!r} in {runs_dir}; choose another name.")
 
 
+def upgrade(record: dict) -> dict:
+    """A record as this version names things: model names older versions wrote (see
+    models.ALIASES) are translated in memory; the file is left as it is."""
+    config = record.get("config")
+    if isinstance(config, dict) and config.get("model") in ALIASES:
+        config["model"] = ALIASES[config["model"]]
+    return record
+
+
 def read_record(run_dir: Path) -> dict:
     path = project_path(run_dir) / RECORD
     try:
-        return json.loads(path.read_text())
+        return upgrade(json.loads(path.read_text()))
     except FileNotFoundError:
         raise RunsFolderError(f"There is no run record at {path}. Give the folder of a run "
                               "(one that holds record.json), as written by fit().") from None
@@ -161,7 +171,7 @@ def iter_records(folders) -> list[tuple[Path, dict]]:
             except (OSError, ValueError):
                 skipped.append(str(run_dir))
                 continue
-            found.append((run_dir, record))
+            found.append((run_dir, upgrade(record)))
     if skipped:
         warnings.warn(f"Skipped {len(skipped)} run folder(s) whose {RECORD} is missing or unreadable "
                       f"(a run killed while its first record was written, or a damaged file): "
@@ -189,10 +199,10 @@ def summarize(run_dir: Path, record: dict) -> dict:
         "collapsed": record.get("collapsed", False),
         "test_acc": final.get("test_acc"),
         "train_eval_acc": final.get("train_eval_acc"),
-        "best_test_acc": best.get("test_acc"),
-        "best_test_epoch": best.get("test_epoch"),
-        "best_train_eval_acc": best.get("train_eval_acc"),
-        "best_train_eval_epoch": best.get("train_eval_epoch"),
+        "val_size": config.get("val_size", 0),
+        "val_acc": final.get("val_acc"),
+        "best_val_epoch": best.get("epoch") if "val_acc" in best else None,
+        "test_acc_at_best_val": best.get("test_acc") if "val_acc" in best else None,
         "wall_s": sum(h["seconds"] for h in history),
         "device": env.get("device_name"),
         "path": str(run_dir),

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import original
 from .errors import CifarHelpersError
 from .paths import REPO, project_path
+from .records import format_lr
 
 NOTEBOOKS = REPO / "notebooks"
 # Multiply-accumulates per image of each network, to guess the cost of a model not yet timed.
-MACS = {"lenet5": 0.65e6, "lenet5-seed": 0.75e6, "mycnn": 34e6}
+MACS = {"lenet5": 0.65e6, "lenet5-original": 0.75e6, "own-network": 34e6}
 QUICK = dict(epochs=1, subset=2000, test_subset=1000)
 # At lr 1e-2 the own network dies in its first steps for some seeds, 0 among them
-# (results/dead_starts_mycnn_lr1e-2.json); the series shows a seed that learns, and notebook 03
+# (results/dead_starts_own-network_lr1e-2.json); the series shows a seed that learns, and notebook 03
 # says why and how to watch one die.
-SHOWN_SEEDS = {("mycnn", 1e-2): 3}
+SHOWN_SEEDS = {("own-network", 1e-2): 3}
 
 
 @dataclass
@@ -35,19 +36,18 @@ class Step:
 
 
 def plan(runs_dir: Path, figures_dir: Path, quick: bool, reuse: bool, seed: int = 0) -> list[Step]:
-    """The notebooks and their parameters: 02 and 03 at lr 1e-2 (20 epochs) and 1e-3 (40), as in
-    the seed README's table (03 at lr 1e-2 with the seed in SHOWN_SEEDS); the quick profile trains
-    1 epoch on 2,000 images instead."""
+    """The notebooks and their parameters: 02 and 03 at the original table's rates and epochs
+    (original.EPOCHS; 03 at lr 1e-2 with the seed in SHOWN_SEEDS); the quick profile trains 1
+    epoch on 2,000 images instead."""
     common = dict(runs_dir=str(runs_dir), figures_dir=str(figures_dir), seed=seed)
     steps = [Step("01_dataset_tour.ipynb", "01_dataset_tour.ipynb", dict(figures_dir=str(figures_dir)))]
-    for notebook, model in (("02_lenet5.ipynb", "lenet5"), ("03_own_network.ipynb", "mycnn")):
-        for lr, epochs in ((1e-2, 20), (1e-3, 40)):
+    for notebook, model in (("02_lenet5.ipynb", "lenet5"), ("03_own_network.ipynb", "own-network")):
+        for lr, epochs in sorted(original.EPOCHS.items(), reverse=True):
             parameters = dict(common, model=model, lr=lr, epochs=epochs, reuse=reuse,
                               seed=SHOWN_SEEDS.get((model, lr), seed))
             if quick:
                 parameters.update(QUICK)
-            lr_name = f"{lr:.0e}".replace("e-0", "e-")
-            steps.append(Step(notebook, notebook.replace(".ipynb", f"_{lr_name}.ipynb"), parameters))
+            steps.append(Step(notebook, notebook.replace(".ipynb", f"_{format_lr(lr)}.ipynb"), parameters))
     steps.append(Step("04_comparison.ipynb", "04_comparison.ipynb",
                       dict(runs_dirs=[str(runs_dir), "results"] if reuse else [str(runs_dir)],
                            figures_dir=str(figures_dir))))
@@ -78,8 +78,8 @@ def estimate_left(steps: list[Step], runs_dir: Path, notebook_overhead: float) -
         model = step.parameters.get("model")
         if model:
             # 02 also trains the original LeNet5 variant beside the classic one, unless told not to.
-            both = model == "lenet5" and step.parameters.get("seed_variant", True)
-            models = [model, "lenet5-seed"] if both else [model]
+            both = model == "lenet5" and step.parameters.get("original_variant", True)
+            models = [model, "lenet5-original"] if both else [model]
             left += sum(step.epochs * measured.get(m, per_mac * MACS[m]) for m in models)
     return left
 
@@ -180,35 +180,34 @@ def sweep(epochs: int, models: list[str], records_dir: str, subset: int | None =
 
     out_dir = ensure_writable(project_path(out_dir))
     records = ensure_writable(project_path(records_dir))
-    notebooks = {"lenet5": "02_lenet5.ipynb", "mycnn": "03_own_network.ipynb"}
+    notebooks = {"lenet5": "02_lenet5.ipynb", "own-network": "03_own_network.ipynb"}
     steps = []
     for model in models:
         for lr in lrs:
             parameters = dict(model=model, lr=lr, epochs=epochs, subset=subset, test_subset=test_subset, reuse=True,
                               runs_dir=str(records), figures_dir=str(out_dir / "asset"))
             if model == "lenet5":
-                parameters["seed_variant"] = False
-            steps.append(Step(notebooks[model], f"{model}_lr{lr:g}.ipynb", parameters))
+                parameters["original_variant"] = False
+            steps.append(Step(notebooks[model], f"{model}_lr{format_lr(lr)}.ipynb", parameters))
     run_steps(steps, out_dir, records)
 
 
 def sweep_main(argv: list[str] | None = None) -> int:
+    from .cli import run_command
+
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers sweep",
-                                     description=f"Notebooks 02 and 03 at lr {', '.join(map(str, SWEEP_LRS))}.")
+                                     description=f"Notebooks 02 and 03 at lr {', '.join(map(format_lr, SWEEP_LRS))}.")
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--models", nargs="+", default=["lenet5", "mycnn"], choices=["lenet5", "mycnn"])
+    parser.add_argument("--models", nargs="+", default=["lenet5", "own-network"], choices=["lenet5", "own-network"])
     parser.add_argument("--subset", type=int, default=None)
     parser.add_argument("--runs-dir", default="results/sweep")
     args = parser.parse_args(argv)
-    try:
-        sweep(args.epochs, args.models, args.runs_dir, subset=args.subset)
-    except CifarHelpersError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(sweep, args.epochs, args.models, args.runs_dir, subset=args.subset)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cli import run_command
+
     parser = argparse.ArgumentParser(prog="python3 tasks.py run", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="1 epoch on 2,000 training images per run (a few minutes on a laptop CPU)")
@@ -218,10 +217,5 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=None, help="output folder under runs/ (default: full or quick)")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, e.g. --only 02 04")
     args = parser.parse_args(argv)
-    try:
-        run_series(args.name or ("quick" if args.quick else "full"), quick=args.quick,
-                   reuse=not args.retrain, only=args.only)
-    except CifarHelpersError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(run_series, args.name or ("quick" if args.quick else "full"), quick=args.quick,
+                       reuse=not args.retrain, only=args.only)

@@ -9,7 +9,6 @@ last complete epoch and can be resumed to the same result.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import os
 import sys
@@ -23,12 +22,12 @@ from torch.nn import functional as F
 
 from . import records
 from .batches import Batches
+from .config import TrainConfig
 from .data import CIFAR10, load_cifar10
 from .device import environment, resolve_device, resolve_precision
 from .errors import DivergenceError
-from .models import build_model, count_parameters
+from .models import build_model, canonical_model, count_parameters
 from .paths import project_path
-from .validate import check_params
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 COLLAPSE_SHARE = 0.9  # a run is "collapsed" when one class takes this share of its test answers
@@ -50,47 +49,40 @@ class Run:
         return pd.DataFrame(self.record["history"])
 
     @property
-    def config(self) -> dict:
-        return self.record["config"]
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.record["config"])
 
 
-def fit(model: str = "lenet5", data: CIFAR10 | None = None, *, epochs: int = 1, lr: float = 1e-3,
-        batch_size: int = 1024, optimizer: str = "adam", seed: int = 0, device: str = "auto",
-        normalization: str = "cifar10", subset: int | None = None, test_subset: int | None = None,
-        augment: bool = False, eval_train: bool = True, precision: str = "auto",
-        channels_last: bool | None = None, compile: bool = False, progress: bool = True,
-        runs_dir: str | os.PathLike = "runs", name: str | None = None,
+def fit(config: TrainConfig, data: CIFAR10 | None = None, *, device: str = "auto",
+        runs_dir: str | os.PathLike = "runs", name: str | None = None, progress: bool = True,
         resume: str | os.PathLike | None = None) -> Run:
-    """Train `model` (a name: 'lenet5', 'lenet5-seed', 'mycnn') and return a Run.
+    """Train the run that `config` describes and return it as a Run.
 
-    Each epoch records train loss and running train accuracy, test loss and accuracy, eval-mode
-    accuracy on the training set (the original experiment's "Accuracy"; skip it with
-    eval_train=False), seconds and images per second. `subset`/`test_subset` train/evaluate on a
-    deterministic class-balanced part of each split. `precision='auto'` uses mixed precision
-    where the device is faster with it. The run goes to a new folder under `runs_dir` (record.json
-    and checkpoint.pt). `resume` names an interrupted run's folder: training continues from its
-    last complete epoch with the configuration in its record (other arguments but `data`,
-    `device` and `progress` are then ignored).
+    Each epoch records train loss and running train accuracy, test loss and accuracy, validation
+    accuracy (when config.val_size), eval-mode accuracy on the training set (the original
+    experiment's "Accuracy"; config.eval_train), seconds and images per second. The run goes to
+    a new folder under `runs_dir` (record.json and checkpoint.pt). `resume` names an interrupted
+    run's folder instead: training continues from its last complete epoch with the configuration
+    in its record (`config` may then be None).
     """
     if resume is not None:
         return _resume(project_path(resume), data, device=device, progress=progress)
-    config = dict(model=model, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                  seed=seed, normalization=normalization, subset=subset, test_subset=test_subset,
-                  augment=bool(augment), eval_train=bool(eval_train), precision=precision,
-                  channels_last=channels_last, compile=bool(compile))
-    check_params(device=device, **config)
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"fit() takes a TrainConfig, not {type(config).__name__}: for example "
+                        "fit(TrainConfig(model='lenet5', epochs=40, lr=1e-3)).")
     target = resolve_device(device)
-    config["precision"] = resolve_precision(precision, target)
-    if channels_last is None:
-        config["channels_last"] = target.type in ("cuda", "cpu")  # faster convolutions on both
-    run_dir = records.new_run_dir(Path(runs_dir), name or default_name(config))
+    config = config.replace(
+        precision=resolve_precision(config.precision, target),
+        channels_last=(target.type in ("cuda", "cpu") if config.channels_last is None  # faster there
+                       else config.channels_last))
+    run_dir = records.new_run_dir(runs_dir, name or default_name(config))
     record = {
         "format": 1,
         "name": run_dir.name,
         "status": "running",
-        "config": config,
+        "config": config.to_dict(),
         "environment": environment(target),
-        "parameters": count_parameters(build_model(model)),
+        "parameters": count_parameters(build_model(config.model)),
         "created": records.now(),
         "history": [],
         "checkpoint": records.CHECKPOINT,
@@ -99,10 +91,9 @@ def fit(model: str = "lenet5", data: CIFAR10 | None = None, *, epochs: int = 1, 
     return _train(run_dir, record, data, target, progress, checkpoint=None)
 
 
-def default_name(config: dict) -> str:
-    size = f"_n{config['subset']}" if config.get("subset") else ""
-    return (f"{config['model']}_lr{records.format_lr(config['lr'])}_e{config['epochs']}"
-            f"_s{config['seed']}{size}")
+def default_name(config: TrainConfig) -> str:
+    size = f"_n{config.subset}" if config.subset else ""
+    return f"{config.model}_lr{records.format_lr(config.lr)}_e{config.epochs}_s{config.seed}{size}"
 
 
 def _resume(run_dir: Path, data, device: str, progress: bool) -> Run:
@@ -120,70 +111,92 @@ def _resume(run_dir: Path, data, device: str, progress: bool) -> Run:
     return _train(run_dir, record, data, target, progress, checkpoint)
 
 
-def prepare(config: dict, data: CIFAR10, target: torch.device):
-    """Model, optimizer, the batch iterators (train, test, train in eval order) and the shuffling
-    generator, exactly as fit starts them: public so that a diagnostic (scripts/dead_starts.py)
-    can look at the first steps of a run without copying this."""
-    torch.manual_seed(config["seed"])
-    net = build_model(config["model"]).to(target)
-    memory_format = torch.channels_last if config["channels_last"] else torch.preserve_format
-    net = net.to(memory_format=memory_format)
-    if config["optimizer"] == "adam":
-        opt = torch.optim.Adam(net.parameters(), lr=config["lr"])
+def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               autocast=contextlib.nullcontext, scaler: torch.amp.GradScaler | None = None):
+    """One step of training on one batch: forward, loss, backward, update. Returns the loss and
+    the outputs, detached (for the running loss and accuracy).
+
+    `autocast` runs the forward pass in mixed precision where fit chose it; `scaler` (fp16 only)
+    scales the loss so that small gradients survive half precision."""
+    with autocast():
+        out = net(x)                    # 10 scores (logits) per image
+        loss = F.cross_entropy(out, y)  # how wrong, averaged over the batch
+    optimizer.zero_grad()               # forget the previous step's gradients
+    if scaler is None:
+        loss.backward()                 # the gradient of the loss for every weight
+        optimizer.step()                # move every weight a little downhill
     else:
-        opt = torch.optim.SGD(net.parameters(), lr=config["lr"], momentum=0.9)
-    mean, std = data.normalization(config["normalization"])
-    generator = torch.Generator(device=target).manual_seed(config["seed"])
-    train_x, train_y = data.split("train", config["subset"])
-    test_x, test_y = data.split("test", config["test_subset"])
-    common = dict(mean=mean, std=std, device=target, channels_last=config["channels_last"])
-    train = Batches(train_x, train_y, config["batch_size"], shuffle=True, augment=config["augment"],
-                    generator=generator, **common)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach(), out.detach()
+
+
+def prepare(config: TrainConfig, data: CIFAR10, target: torch.device):
+    """Model, optimizer, the batch iterators and the shuffling generator, exactly as fit starts
+    them: public so that a diagnostic (scripts/dead_starts.py) can look at the first steps of a
+    run without copying this. Returns (net, optimizer, batches, generator), batches a dict of
+    'train', 'test', 'train_eval' and, with a validation split, 'val'."""
+    torch.manual_seed(config.seed)
+    net = build_model(config.model).to(target)
+    memory_format = torch.channels_last if config.channels_last else torch.preserve_format
+    net = net.to(memory_format=memory_format)
+    if config.optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=0.9)
+    mean, std = data.normalization(config.normalization)
+    generator = torch.Generator(device=target).manual_seed(config.seed)
+    train_x, train_y = data.split("train", config.subset, val_size=config.val_size)
+    common = dict(mean=mean, std=std, device=target, channels_last=bool(config.channels_last))
     # Evaluation needs no gradients, so it can use larger batches.
-    test = Batches(test_x, test_y, max(config["batch_size"], 2048), **common)
-    train_eval = Batches(train_x, train_y, max(config["batch_size"], 2048), **common)
-    return net, opt, train, test, train_eval, generator
+    eval_size = max(config.batch_size, 2048)
+    batches = {
+        "train": Batches(train_x, train_y, config.batch_size, shuffle=True, augment=config.augment,
+                         generator=generator, **common),
+        "test": Batches(*data.split("test", config.test_subset), eval_size, **common),
+        "train_eval": Batches(train_x, train_y, eval_size, **common),
+    }
+    if config.val_size:
+        batches["val"] = Batches(*data.split("val", val_size=config.val_size), eval_size, **common)
+    return net, opt, batches, generator
 
 
 def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint) -> Run:
-    config = record["config"]
+    config = TrainConfig.from_dict(record["config"])
     data = data if data is not None else load_cifar10()
-    check_params(n_train=len(data.train_labels), n_test=len(data.test_labels), **config)
-    net, opt, train, test, train_eval, generator = prepare(config, data, target)
-    amp_dtype = AUTOCAST_DTYPES.get(config["precision"])
-    scaler = torch.amp.GradScaler(target.type, enabled=config["precision"] == "fp16")
+    config.check_sizes(len(data.train_labels), len(data.test_labels))
+    net, opt, batches, generator = prepare(config, data, target)
+    train = batches["train"]
+    amp_dtype = AUTOCAST_DTYPES.get(config.precision)
+    scaler = torch.amp.GradScaler(target.type) if config.precision == "fp16" else None
     if target.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if checkpoint is not None:
         record["history"] = list(checkpoint["history"])
         net.load_state_dict(checkpoint["model"])
         opt.load_state_dict(checkpoint["optimizer"])
-        scaler.load_state_dict(checkpoint["scaler"])
+        if scaler is not None and checkpoint.get("scaler"):
+            scaler.load_state_dict(checkpoint["scaler"])
         generator.set_state(checkpoint["generator"])
         torch.set_rng_state(checkpoint["torch_rng"])
         if target.type == "cuda" and checkpoint.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(checkpoint["cuda_rng"], target)
-    step_net = torch.compile(net) if config["compile"] else net
+    step_net = torch.compile(net) if config.compile else net
     autocast = (lambda: torch.autocast(target.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
 
     start = saved = len(record["history"])
-    bar = _progress_bar(progress, total=(config["epochs"] - start) * len(train),
-                        desc=f"{config['model']} lr={config['lr']:g}")
+    bar = _progress_bar(progress, total=(config.epochs - start) * len(train),
+                        desc=f"{config.model} lr={records.format_lr(config.lr)}")
     try:
-        for epoch in range(start + 1, config["epochs"] + 1):
+        for epoch in range(start + 1, config.epochs + 1):
             began = time.perf_counter()
             net.train()
             loss_sum = torch.zeros((), device=target)
             correct = torch.zeros((), dtype=torch.int64, device=target)
             for x, y in train:
-                with autocast():
-                    out = step_net(x)
-                    loss = F.cross_entropy(out, y)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                loss_sum += loss.detach().float() * len(y)
+                loss, out = train_step(step_net, opt, x, y, autocast, scaler)
+                loss_sum += loss.float() * len(y)
                 correct += (out.argmax(1) == y).sum()
                 if bar is not None:
                     bar.update(1)
@@ -191,9 +204,12 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
             train_seconds = time.perf_counter() - began
             row = {"epoch": epoch, "train_loss": train_loss,
                    "train_acc": 100.0 * correct.item() / train.num_images}
-            row.update(measure(step_net, test, autocast, prefix="test"))
-            if config["eval_train"]:
-                row["train_eval_acc"] = measure(step_net, train_eval, autocast, prefix="train_eval")["train_eval_acc"]
+            row.update(measure(step_net, batches["test"], autocast, prefix="test"))
+            if "val" in batches:
+                row.update(measure(step_net, batches["val"], autocast, prefix="val"))
+            if config.eval_train:
+                row["train_eval_acc"] = measure(step_net, batches["train_eval"], autocast,
+                                                prefix="train_eval")["train_eval_acc"]
             row["seconds"] = time.perf_counter() - began
             row["images_per_s"] = train.num_images / train_seconds
             if not math.isfinite(train_loss):
@@ -202,9 +218,9 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
                 records.write_record(run_dir, record)
                 raise DivergenceError(
                     f"The training loss became {train_loss} in epoch {epoch} of run {run_dir}: the "
-                    f"learning rate lr={config['lr']:g} is too high for {config['model']}. Try a "
-                    f"lower one (for example lr={config['lr'] / 10:g}). The record is kept, marked "
-                    "'diverged'; the checkpoint holds the last epoch with a finite loss."
+                    f"learning rate lr={records.format_lr(config.lr)} is too high for {config.model}. "
+                    f"Try a lower one (for example lr={records.format_lr(config.lr / 10)}). The record "
+                    "is kept, marked 'diverged'; the checkpoint holds the last epoch with a finite loss."
                 )
             record["history"].append(row)
             records.write_checkpoint(run_dir, _checkpoint_state(net, opt, scaler, generator, target, record))
@@ -218,8 +234,8 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
         finish(record, "interrupted")
         records.write_record(run_dir, record)
         done = len(record["history"])
-        print(f"\nInterrupted: {run_dir} keeps epoch {done} of {config['epochs']}. Resume it with "
-              f"fit(resume={str(run_dir)!r}) or `python -m cifar_helpers train --resume {run_dir}`.",
+        print(f"\nInterrupted: {run_dir} keeps epoch {done} of {config.epochs}. Resume it with "
+              f"fit(None, resume={str(run_dir)!r}) or `python -m cifar_helpers train --resume {run_dir}`.",
               file=sys.stderr)
         raise
     finally:
@@ -239,7 +255,7 @@ def _checkpoint_state(net, opt, scaler, generator, target, record: dict) -> dict
         "history": list(record["history"]),
         "model": net.state_dict(),
         "optimizer": opt.state_dict(),
-        "scaler": scaler.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
         "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(target) if target.type == "cuda" else None,
@@ -267,19 +283,18 @@ def measure(net, batches: Batches, autocast, prefix: str) -> dict:
 
 
 def finish(record: dict, status: str) -> None:
-    """Refresh the derived fields of a record: status, final and best metrics, collapse flag."""
+    """Refresh the derived fields of a record: status, final metrics, the best epoch (chosen on
+    the validation split, when the run has one; never on the test set), collapse flag."""
     history = record["history"]
     record["status"] = status
     record["updated"] = records.now()
     if not history:
         return
     record["final"] = dict(history[-1])
-    best = max(history, key=lambda h: h["test_acc"])
-    record["best"] = {"test_acc": best["test_acc"], "test_epoch": best["epoch"]}
-    if "train_eval_acc" in history[-1]:
-        best_train = max(history, key=lambda h: h["train_eval_acc"])
-        record["best"].update(train_eval_acc=best_train["train_eval_acc"],
-                              train_eval_epoch=best_train["epoch"])
+    record.pop("best", None)
+    if "val_acc" in history[-1]:
+        best = max(history, key=lambda h: h["val_acc"])
+        record["best"] = {"val_acc": best["val_acc"], "epoch": best["epoch"], "test_acc": best["test_acc"]}
     # A network that gives one answer for (nearly) every test image has collapsed: on balanced
     # CIFAR-10 it scores about 10%, whatever it "learned".
     record["collapsed"] = history[-1]["test_top_class_share"] >= COLLAPSE_SHARE
@@ -313,28 +328,31 @@ def load_run(run_dir: str | os.PathLike, with_model: bool = True) -> Run:
     return Run(record=record, model=net, path=run_dir)
 
 
-def find_run(folders, with_checkpoint: bool = True, status: str = "complete", **config) -> Path | None:
+def find_run(folders, match: TrainConfig | None = None, *, with_checkpoint: bool = True,
+             status: str = "complete", **fields) -> Path | None:
     """The newest run under `folders` with this status (with a checkpoint, unless
-    with_checkpoint=False) whose configuration matches every given key."""
+    with_checkpoint=False) whose configuration answers `match` (TrainConfig.matches) and has
+    every given field, e.g. find_run(["results"], model="lenet5", lr=1e-3)."""
+    if "model" in fields:
+        fields["model"] = canonical_model(fields["model"])
     matches = [(record.get("updated", ""), run_dir)
                for run_dir, record in records.iter_records(folders)
                if record.get("status") == status
                and (not with_checkpoint or (run_dir / records.CHECKPOINT).is_file())
-               and all(record["config"].get(k) == v for k, v in config.items())]
+               and (match is None or match.matches(record["config"]))
+               and all(record["config"].get(k) == v for k, v in fields.items())]
     return max(matches)[1] if matches else None
 
 
-def fit_or_load(folders=("results", "runs"), reuse: bool = True, **kwargs) -> Run:
-    """Load a complete run with the same configuration if one exists under `folders` (and
-    `reuse`), else train it with fit(**kwargs). Keeps a CPU laptop from retraining for minutes.
-    Relative folders are taken from the repository root, wherever the kernel started."""
+def fit_or_load(config: TrainConfig, data: CIFAR10 | None = None, *, folders=("results", "runs"),
+                reuse: bool = True, device: str = "auto", runs_dir: str | os.PathLike = "runs",
+                progress: bool = True) -> Run:
+    """Load a complete run of this whole configuration if one exists under `folders` (and
+    `reuse`), else train it with fit. Keeps a CPU laptop from retraining for minutes. Relative
+    folders are taken from the repository root, wherever the kernel started."""
     if reuse:
-        defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()}
-        keys = ("model", "epochs", "lr", "batch_size", "optimizer", "seed", "normalization",
-                "subset", "test_subset", "augment")
-        wanted = {k: kwargs.get(k, defaults[k]) for k in keys}
-        found = find_run(folders, **wanted)
+        found = find_run(folders, config)
         if found is not None:
             print(f"Loading the finished run {found} instead of training (set reuse=False to retrain).")
             return load_run(found)
-    return fit(**kwargs)
+    return fit(config, data, device=device, runs_dir=runs_dir, progress=progress)

@@ -4,7 +4,7 @@ step, how many ReLU units of each layer still fire on 1,000 test images, and how
 network answers. At Adam lr 1e-2 the own network stops learning within a few dozen steps for some
 seeds (its loss stays at ln 10 = 2.303, its ReLUs stop firing) and learns for others.
 
-    .venv/bin/python scripts/dead_starts.py --model mycnn --lr 1e-2 --seeds 0 1 2 3 4 --steps 30
+    .venv/bin/python scripts/dead_starts.py --model own-network --lr 1e-2 --seeds 0 1 2 3 4 --steps 30
 
 Writes results/dead_starts_<model>_lr<lr>.json (configuration, environment, one entry per seed).
 """
@@ -17,46 +17,40 @@ import math
 import sys
 from pathlib import Path
 
-import torch.nn.functional as F
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cifar_helpers import format_lr, load_cifar10, records  # noqa: E402
+from cifar_helpers import format_lr, load_cifar10, original, records  # noqa: E402
+from cifar_helpers.config import TrainConfig  # noqa: E402
 from cifar_helpers.device import environment, resolve_device  # noqa: E402
 from cifar_helpers.evaluate import active_units, predict  # noqa: E402
-from cifar_helpers.reproduce import ORIGINAL  # noqa: E402
-from cifar_helpers.training import prepare  # noqa: E402
-from cifar_helpers.validate import check_params  # noqa: E402
+from cifar_helpers.training import prepare, train_step  # noqa: E402
 
 # Learning, not stuck: the mean loss of the last 5 steps this far under ln 10 (chance).
 LEARNING_MARGIN = 0.05
 PROBE_IMAGES = 1000
 
 
-def first_steps(config: dict, steps: int, data, target) -> dict:
-    net, opt, train, *_ = prepare(config, data, target)
+def first_steps(config: TrainConfig, steps: int, data, target) -> dict:
+    net, opt, batches, _ = prepare(config, data, target)
     net.train()
     losses = []
-    for x, y in train:
+    for x, y in batches["train"]:
         if len(losses) == steps:
             break
-        loss = F.cross_entropy(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss, _ = train_step(net, opt, x, y)  # fit's own step, in fp32
         losses.append(loss.item())
-    units = active_units(net, data, config["normalization"], subset=PROBE_IMAGES)
-    predicted, _ = predict(net, data, config["normalization"], subset=PROBE_IMAGES)
+    units = active_units(net, data, config.normalization, subset=PROBE_IMAGES)
+    predicted, _ = predict(net, data, config.normalization, subset=PROBE_IMAGES)
     tail = sum(losses[-5:]) / len(losses[-5:])
-    return {"seed": config["seed"], "losses": losses, "active_units_pct": units.round(1).to_dict(),
+    return {"seed": config.seed, "losses": losses, "active_units_pct": units.round(1).to_dict(),
             "classes_predicted": int(predicted.unique().numel()),
             "learning": tail < math.log(10) - LEARNING_MARGIN}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="mycnn")
+    parser.add_argument("--model", default="own-network")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=30)
@@ -66,15 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     target = resolve_device(args.device)
-    base = dict(ORIGINAL, model=args.model, lr=args.lr, subset=args.subset, test_subset=None,
-                channels_last=target.type in ("cuda", "cpu"))
-    check_params(**base, seed=args.seeds[0], epochs=1, device=args.device)
+    base = original.RECIPE.replace(model=args.model, lr=args.lr, subset=args.subset, precision="fp32",
+                                   channels_last=target.type in ("cuda", "cpu"))
     data = load_cifar10()
     report = {"command": "scripts/dead_starts.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "config": dict(base, steps=args.steps, precision="fp32", probe_images=PROBE_IMAGES),
+              "config": dict(base.to_dict(), steps=args.steps, probe_images=PROBE_IMAGES),
               "environment": environment(target), "created": records.now(), "seeds": []}
     for seed in args.seeds:
-        entry = first_steps(dict(base, seed=seed), args.steps, data, target)
+        entry = first_steps(base.replace(seed=seed), args.steps, data, target)
         report["seeds"].append(entry)
         units = ", ".join(f"{k} {v:.0f}%" for k, v in entry["active_units_pct"].items())
         print(f"seed {seed}: loss {entry['losses'][0]:.3f} -> {entry['losses'][-1]:.3f}, "

@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the quick profile of the series")
     parser.add_argument("--skip-unit-tests", action="store_true")
     parser.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks of the series")
-    parser.add_argument("--bench-models", nargs="+", default=["lenet5", "mycnn"])
+    parser.add_argument("--bench-models", nargs="+", default=["lenet5", "own-network"])
     parser.add_argument("--bench-images", type=int, default=10240)
     parser.add_argument("--bench-repeats", type=int, default=3)
     args = parser.parse_args()

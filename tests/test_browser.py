@@ -63,7 +63,7 @@ def _prepare(lab: Path, tmp: Path) -> dict[str, dict]:
         if notebook.name[:2] in ("02", "03"):
             parameters["runs_dir"] = out["runs_dir"]
         plans[notebook.name] = parameters
-    plans[TRAINING] = dict(out, subset=500, test_subset=500, epochs=1, reuse=False, seed_variant=False,
+    plans[TRAINING] = dict(out, subset=500, test_subset=500, epochs=1, reuse=False, original_variant=False,
                            figures_dir=str(tmp / "asset-training"))
     for name, parameters in plans.items():
         source = REPO / "notebooks" / (NOTEBOOKS[1].name if name == TRAINING else name)
@@ -194,7 +194,7 @@ def test_run_all_in_jupyterlab(jupyterlab):
                 assert text.count("Loading the finished run") == loads, name
         browser.close()
     assert {p.name for p in (tmp / "asset").iterdir()} >= {
-        "cifar.png", "lenet5_1e-3.png", "lenet5-seed_1e-3.png", "own_network_1e-3.png", "comparison.png"}
+        "cifar.png", "lenet5_1e-3.png", "lenet5-original_1e-3.png", "own-network_1e-3.png", "comparison.png"}
     report = {"cpu_count": os.cpu_count(),
               "seconds_to_idle_kernel": {k: round(v[0], 1) for k, v in timings.items()},
               "seconds_run_all": {k: round(v[1], 1) for k, v in timings.items()}}

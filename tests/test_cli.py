@@ -29,16 +29,32 @@ def test_train_prints_the_result_and_writes_a_record(cifar, tmp_path):
 
 def test_bad_input_is_one_line_on_stderr(tmp_path):
     result = cli("train", "--model", "lenet5", "--lr", "-1", "--runs-dir", str(tmp_path))
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.startswith("error: lr (the learning rate) must be a positive")
     assert "Traceback" not in result.stderr
     result = cli("train", "--resume", str(tmp_path / "nothing-here"))
-    assert result.returncode == 2 and "no run record" in result.stderr
+    assert result.returncode == 1 and "no run record" in result.stderr
+    # Every subcommand reports a helper error with the same exit code.
+    result = cli("reproduce", "--lrs", "3e-3", "--runs-dir", str(tmp_path))
+    assert result.returncode == 1 and "no row at lr 3e-3" in result.stderr
+    result = cli("slim-checkpoint", str(tmp_path / "nothing-here"))
+    assert result.returncode == 1 and result.stderr.startswith("error: ")
+
+
+def test_train_flags_are_the_config_fields():
+    import dataclasses
+
+    from cifar_helpers import TrainConfig
+
+    help_text = cli("train", "--help").stdout
+    for field in dataclasses.fields(TrainConfig):
+        assert "--" + field.name.replace("_", "-") in help_text, field.name
+    assert "--no-augment" in help_text and "--val-size" in help_text
 
 
 def test_sigterm_keeps_the_last_epoch_and_resume_finishes(cifar, tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "cifar_helpers", "train", "--model", "mycnn", "--epochs", "50",
+        [sys.executable, "-m", "cifar_helpers", "train", "--model", "own-network", "--epochs", "50",
          "--runs-dir", str(tmp_path), "--name", "cut", *SMALL],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     record_path = tmp_path / "cut" / "record.json"
@@ -52,7 +68,7 @@ def test_sigterm_keeps_the_last_epoch_and_resume_finishes(cifar, tmp_path):
     assert record["status"] == "interrupted" and 1 <= len(record["history"]) < 50
     assert "--resume" in stderr
     refused = cli("slim-checkpoint", str(tmp_path / "cut"))  # its optimizer state is what resumes it
-    assert refused.returncode == 2 and "not complete" in refused.stderr
+    assert refused.returncode == 1 and "not complete" in refused.stderr
 
     # Resuming continues from the kept epoch; cut it short by lowering epochs in the record.
     done = len(record["history"])

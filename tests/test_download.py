@@ -118,7 +118,7 @@ def test_offline_failure_is_one_paragraph_naming_places_and_the_variable(tmp_pat
     monkeypatch.setenv("CIFAR10_ROOT", str(tmp_path / "elsewhere"))
     # A port nothing listens on: the connection is refused, as offline.
     monkeypatch.setattr("torchvision.datasets.CIFAR10.url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
-    assert cli_main(["data"]) == 2
+    assert cli_main(["data"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("error: CIFAR-10 was not found locally")
     assert str(tmp_path / "elsewhere" / FOLDER) in err and str(tmp_path / "data" / FOLDER) in err

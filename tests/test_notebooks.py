@@ -55,9 +55,9 @@ def test_series_executes_headless(cifar, tmp_path):
         assert errors == [], notebook.name
     records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/record.json")]
     assert {(r["config"]["model"], r["config"]["lr"]) for r in records} == {
-        ("lenet5", 0.003), ("lenet5-seed", 0.003), ("mycnn", 0.003)}
+        ("lenet5", 0.003), ("lenet5-original", 0.003), ("own-network", 0.003)}
     assert {p.name for p in (tmp_path / "asset").iterdir()} >= {
-        "cifar.png", "lenet5_3e-3.png", "lenet5-seed_3e-3.png", "own_network_3e-3.png", "comparison.png"}
+        "cifar.png", "lenet5_3e-3.png", "lenet5-original_3e-3.png", "own-network_3e-3.png", "comparison.png"}
 
 
 def test_bad_parameter_fails_in_the_first_cell_after_parameters(cifar, tmp_path):
@@ -91,7 +91,7 @@ def test_nbval_checks_the_committed_outputs(cifar, tmp_path):
     assert " passed" in result.stdout
 
 
-SHIPPED_FIGURES = {"cifar.png", "lenet5_1e-3.png", "lenet5-seed_1e-3.png", "own_network_1e-3.png",
+SHIPPED_FIGURES = {"cifar.png", "lenet5_1e-3.png", "lenet5-original_1e-3.png", "own-network_1e-3.png",
                    "comparison.png", "lr_sweep.png"}
 
 

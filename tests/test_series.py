@@ -14,7 +14,7 @@ def test_plan_follows_the_seed_table(tmp_path):
     steps = series.plan(tmp_path / "records", tmp_path / "asset", quick=False, reuse=True)
     assert [s.notebook[:2] for s in steps] == ["01", "02", "02", "03", "03", "04"]
     trained = [(s.parameters["model"], s.parameters["lr"], s.parameters["epochs"]) for s in steps[1:5]]
-    assert trained == [("lenet5", 1e-2, 20), ("lenet5", 1e-3, 40), ("mycnn", 1e-2, 20), ("mycnn", 1e-3, 40)]
+    assert trained == [("lenet5", 1e-2, 20), ("lenet5", 1e-3, 40), ("own-network", 1e-2, 20), ("own-network", 1e-3, 40)]
     # the own network at lr 1e-2 with a seed that learns (seed 0 dies in its first steps)
     assert [s.parameters["seed"] for s in steps[1:5]] == [0, 0, 3, 0]
     assert len({s.output for s in steps}) == len(steps)
@@ -28,9 +28,9 @@ def test_estimate_uses_the_epochs_timed_so_far(tmp_path):
     history = [{"epoch": 1, "seconds": 10.0}, {"epoch": 2, "seconds": 12.0}]
     (run_dir / "record.json").write_text(json.dumps({"config": {"model": "lenet5"}, "history": history}))
     steps = series.plan(tmp_path, tmp_path / "asset", quick=False, reuse=True)
-    # lenet5 at 11 s an epoch; lenet5-seed and mycnn scaled by their multiply-accumulates.
+    # lenet5 at 11 s an epoch; lenet5-original and own-network scaled by their multiply-accumulates.
     left = series.estimate_left(steps[2:3], tmp_path, notebook_overhead=5.0)
-    assert left == pytest.approx(5 + 40 * 11 + 40 * 11 * series.MACS["lenet5-seed"] / series.MACS["lenet5"])
+    assert left == pytest.approx(5 + 40 * 11 + 40 * 11 * series.MACS["lenet5-original"] / series.MACS["lenet5"])
     assert series.estimate_left(steps, tmp_path / "empty", 5.0) is None
 
 
@@ -66,25 +66,25 @@ def test_no_data_and_no_network_stops_the_job_once_before_any_notebook(tmp_path,
 
 
 def test_reproduce_covers_the_table_cheap_runs_first():
-    configs = list(configurations(["lenet5-seed", "mycnn"], [0, 1]))
+    configs = list(configurations(["lenet5-original", "own-network"], [0, 1]))
     assert len(configs) == 8
-    assert {(c["lr"], c["epochs"]) for c in configs} == {(1e-2, 20), (1e-3, 40)}
-    assert all(c["normalization"] == "imagenet" and c["batch_size"] == 1024 for c in configs)
-    assert [c["seed"] for c in configs] == [0] * 4 + [1] * 4
+    assert {(c.lr, c.epochs) for c in configs} == {(1e-2, 20), (1e-3, 40)}
+    assert all(c.normalization == "imagenet" and c.batch_size == 1024 for c in configs)
+    assert [c.seed for c in configs] == [0] * 4 + [1] * 4
 
 
 def test_reproduce_can_keep_one_row_of_the_table():
-    configs = list(configurations(["mycnn"], [4], lrs=[1e-2]))
-    assert [(c["model"], c["lr"], c["epochs"], c["seed"]) for c in configs] == [("mycnn", 1e-2, 20, 4)]
-    with pytest.raises(CifarHelpersError, match=r"no row at lr 0.003: its learning rates are 0.001 and 0.01"):
-        list(configurations(["mycnn"], [4], lrs=[1e-2, 3e-3]))
+    configs = list(configurations(["own-network"], [4], lrs=[1e-2]))
+    assert [(c.model, c.lr, c.epochs, c.seed) for c in configs] == [("own-network", 1e-2, 20, 4)]
+    with pytest.raises(CifarHelpersError, match=r"no row at lr 3e-3: its learning rates are 1e-3 and 1e-2"):
+        list(configurations(["own-network"], [4], lrs=[1e-2, 3e-3]))
 
 
 def test_sweep_writes_one_record_per_lr(cifar, tmp_path):
     series.sweep(epochs=1, models=["lenet5"], records_dir=str(tmp_path / "records"), subset=500,
                  test_subset=500, lrs=(1e-3, 3e-3), out_dir=str(tmp_path / "out"))
     records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*/record.json")]
-    assert sorted(r["config"]["lr"] for r in records) == [1e-3, 3e-3]  # the seed variant is not swept
+    assert sorted(r["config"]["lr"] for r in records) == [1e-3, 3e-3]  # the original variant is not swept
     assert len(list((tmp_path / "out").glob("*.ipynb"))) == 2
 
 
@@ -93,8 +93,8 @@ def test_sweep_plot_labels_each_model_with_its_own_epochs():
 
     from cifar_helpers import plots
 
-    table = pd.DataFrame({"model": ["lenet5", "lenet5", "mycnn", "mycnn"], "lr": [1e-3, 1e-2, 1e-3, 1e-2],
+    table = pd.DataFrame({"model": ["lenet5", "lenet5", "own-network", "own-network"], "lr": [1e-3, 1e-2, 1e-3, 1e-2],
                           "epochs": [10, 10, 3, 3], "test_acc": [60.0, 55.0, 65.0, 50.0]})
     fig = plots.lr_sweep(table)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["lenet5, 10 epochs", "mycnn, 3 epochs"]
+    assert labels == ["lenet5, 10 epochs", "own-network, 3 epochs"]

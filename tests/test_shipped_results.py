@@ -30,8 +30,8 @@ def test_shipped_checkpoint_matches_its_record(cifar, checkpoint):
     run = load_run(checkpoint.parent)
     if run.record["status"] != "complete":
         pytest.skip("an interrupted run shipped for resuming")
-    predicted, labels = predict(run.model, cifar, normalization=run.config["normalization"],
-                                subset=run.config["test_subset"])
+    predicted, labels = predict(run.model, cifar, normalization=run.config.normalization,
+                                subset=run.config.test_subset)
     accuracy = 100.0 * (predicted == labels).float().mean().item()
     assert accuracy == pytest.approx(run.record["final"]["test_acc"], abs=0.05)
 
@@ -62,10 +62,10 @@ def test_the_series_shows_a_seed_that_learns_where_seed_0_dies():
         assert starts[seed]["learning"] and not starts[0]["learning"]
 
 
-@pytest.mark.parametrize("run_dir, first, last, low, high", [("results/mycnn_lr1e-2_e20_s3", 2, 6, 11, 19),
-                                                             ("results/mycnn_lr1e-2_e20_s4", 4, 6, 27, 38),
-                                                             ("results/mycnn_lr1e-2_e20_s4", 2, 2, 3, 3),
-                                                             ("results/mycnn_lr1e-3_e40_s0", 2, 6, 89, 100)])
+@pytest.mark.parametrize("run_dir, first, last, low, high", [("results/own-network_lr1e-2_e20_s3", 2, 6, 11, 19),
+                                                             ("results/own-network_lr1e-2_e20_s4", 4, 6, 27, 38),
+                                                             ("results/own-network_lr1e-2_e20_s4", 2, 2, 3, 3),
+                                                             ("results/own-network_lr1e-3_e40_s0", 2, 6, 89, 100)])
 def test_live_channels_the_readme_quotes(cifar, run_dir, first, last, low, high):
     # README, own network at lr 1e-2: "11-19% of conv2-conv6 in seed 3 ... and 27-38% of conv4-conv6 in
     # seed 4, against 89-100% at lr 1e-3"; seed 4 "passes everything through one of conv2's 32 channels"
@@ -73,7 +73,7 @@ def test_live_channels_the_readme_quotes(cifar, run_dir, first, last, low, high)
     from cifar_helpers.evaluate import active_units
 
     run = load_run(REPO / run_dir)
-    convs = active_units(run.model, cifar, run.config["normalization"])[[f"conv{i}" for i in range(first, last + 1)]]
+    convs = active_units(run.model, cifar, run.config.normalization)[[f"conv{i}" for i in range(first, last + 1)]]
     assert (round(convs.min()), round(convs.max())) == (low, high)
 
 
@@ -89,8 +89,8 @@ def test_cpu_speed_figures_the_readme_quotes():
         assert abs(m["compute_over_fast"] - 1) <= 0.06  # "within 6% of pure compute"
     fast = {name: f"{m['speedup_vs_reference']:.2f}x" for name, m in models.items()}
     assert (f"{fast['lenet5']} as many images per second as the best DataLoader reference for LeNet5 and "
-            f"{fast['mycnn']} for the own network") in readme
-    assert f"the floor there, {floor['lenet5']} and {floor['mycnn']} the reference" in readme
+            f"{fast['own-network']} for the own network") in readme
+    assert f"the floor there, {floor['lenet5']} and {floor['own-network']} the reference" in readme
 
 
 @pytest.mark.parametrize("report", PARITY_REPORTS, ids=lambda p: p.name)

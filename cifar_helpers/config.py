@@ -1,0 +1,88 @@
+"""TrainConfig: everything that decides what a training run computes, in one frozen object.
+
+fit() takes one, a run record stores it (record["config"], the same keys), fit_or_load() matches
+on it, and the command line derives its flags from its fields. Adding a hyperparameter is one
+field here (with its check) plus its use in training.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .data import NORMALIZATIONS
+from .models import MODELS, canonical_model
+from .validate import OPTIMIZERS, PRECISIONS, check_choice, check_lr, check_positive_int, check_seed
+
+# Fields where a request of "auto" or None means "whatever is best on this device": any finished
+# run satisfies it, whatever it resolved to.
+WILDCARDS = {"precision": "auto", "channels_last": None}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = field(default="lenet5", metadata={"choices": tuple(MODELS), "help": "network by name"})
+    epochs: int = field(default=1, metadata={"help": "passes over the training images"})
+    lr: float = field(default=1e-3, metadata={"help": "learning rate"})
+    batch_size: int = field(default=1024, metadata={"help": "images per step"})
+    optimizer: str = field(default="adam", metadata={"choices": OPTIMIZERS, "help": "adam, or sgd with momentum 0.9"})
+    seed: int = field(default=0, metadata={"help": "random seed: initial weights and batch order"})
+    normalization: str = field(default="cifar10", metadata={
+        "choices": NORMALIZATIONS, "help": "cifar10: the data's own mean and std; imagenet: the original's"})
+    subset: int | None = field(default=None, metadata={"help": "train on this many images (class-balanced)"})
+    test_subset: int | None = field(default=None, metadata={"help": "evaluate on this many test images"})
+    val_size: int = field(default=0, metadata={
+        "help": "hold out this many training images (class-balanced, always the same ones) as a "
+                "validation split; the best epoch is chosen on it, never on the test set"})
+    augment: bool = field(default=False, metadata={"help": "random crops and horizontal flips"})
+    eval_train: bool = field(default=True, metadata={
+        "help": "measure eval-mode accuracy on the training images each epoch (the original's 'Accuracy')"})
+    precision: str = field(default="auto", metadata={
+        "choices": PRECISIONS, "help": "auto: mixed precision where the device is faster with it"})
+    channels_last: bool | None = field(default=None, metadata={
+        "help": "channels-last memory layout (default: on CUDA and the CPU)"})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
+
+    def __post_init__(self):
+        object.__setattr__(self, "model", canonical_model(self.model))
+        check_positive_int("epochs", self.epochs)
+        check_lr(self.lr)
+        check_positive_int("batch_size", self.batch_size)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_seed(self.seed)
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
+        check_positive_int("subset", self.subset, allow_none=True)
+        check_positive_int("test_subset", self.test_subset, allow_none=True)
+        if self.val_size != 0:
+            check_positive_int("val_size", self.val_size)
+        check_choice("precision", self.precision, PRECISIONS)
+
+    def check_sizes(self, n_train: int, n_test: int) -> None:
+        """The subsets fit in the data set at hand (the validation split comes out of training)."""
+        check_positive_int("val_size", self.val_size or None, allow_none=True, limit=n_train - 1)
+        check_positive_int("subset", self.subset, allow_none=True, limit=n_train - self.val_size)
+        check_positive_int("test_subset", self.test_subset, allow_none=True, limit=n_test)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> TrainConfig:
+        """From a record's config: keys this version does not know are ignored; fields a record
+        predates take their defaults, which are what runs did before the field existed."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in config.items() if k in known})
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def matches(self, config: dict) -> bool:
+        """Would a run with this recorded config answer this request? Every field must be equal,
+        except that 'auto' precision and channels_last None accept whatever a run resolved."""
+        try:
+            recorded = TrainConfig.from_dict(config)
+        except Exception:  # a record this version cannot read is no match
+            return False
+        return all(getattr(self, name) == getattr(recorded, name)
+                   for name in (f.name for f in dataclasses.fields(self))
+                   if not (name in WILDCARDS and getattr(self, name) == WILDCARDS[name]))
