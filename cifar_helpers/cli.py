@@ -1,9 +1,5 @@
 """Command line: `python -m cifar_helpers train ...`, `... series ...` and the other subcommands below.
-
-Every subcommand exits with 0 on success, 1 when the helpers report bad input or a failed run (the
-one-paragraph message goes to stderr), 2 for a command line argparse cannot read, and 130 when
-interrupted (Ctrl-C or SIGTERM; a training run keeps its last complete epoch).
-"""
+Exit codes: see command.py (1 for a helper error, whichever the subcommand)."""
 
 from __future__ import annotations
 
@@ -12,25 +8,10 @@ import dataclasses
 import sys
 import typing
 
+from .command import interrupt_on_sigterm, run_command
 from .config import TrainConfig
-from .errors import CifarHelpersError
 from .records import format_lr
-from .signals import interrupt_on_sigterm
 from .validate import DEVICES
-
-HELPER_ERROR, INTERRUPTED = 1, 130
-
-
-def run_command(function, *args, **kwargs) -> int:
-    """Call a subcommand's function: a helper error is printed as its paragraph, Ctrl-C ends it."""
-    try:
-        result = function(*args, **kwargs)
-    except CifarHelpersError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return HELPER_ERROR
-    except KeyboardInterrupt:
-        return INTERRUPTED
-    return result if isinstance(result, int) else 0
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 
 from . import original
-from .cli import run_command
+from .command import interrupt_on_sigterm, run_command
 from .errors import ConfigError
 from .paths import project_path
 from .records import format_lr
-from .signals import interrupt_on_sigterm
 
 
 def configurations(models, seeds, lrs=None):

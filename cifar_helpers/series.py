@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import original
+from .command import run_command
 from .errors import CifarHelpersError
 from .paths import REPO, project_path
 from .records import format_lr
@@ -193,8 +194,6 @@ def sweep(epochs: int, models: list[str], records_dir: str, subset: int | None =
 
 
 def sweep_main(argv: list[str] | None = None) -> int:
-    from .cli import run_command
-
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers sweep",
                                      description=f"Notebooks 02 and 03 at lr {', '.join(map(format_lr, SWEEP_LRS))}.")
     parser.add_argument("--epochs", type=int, default=40)
@@ -206,8 +205,6 @@ def sweep_main(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .cli import run_command
-
     parser = argparse.ArgumentParser(prog="python3 tasks.py run", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="1 epoch on 2,000 training images per run (a few minutes on a laptop CPU)")
