@@ -15,12 +15,13 @@ class Batches:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  mean, std, device: torch.device, shuffle: bool = False, augment: bool = False,
-                 generator: torch.Generator | None = None, channels_last: bool = False):
+                 translate: int = 4, generator: torch.Generator | None = None, channels_last: bool = False):
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = augment
+        self.translate = translate
         self.generator = generator
         self.channels_last = channels_last
         std = torch.tensor(std, device=device).view(1, 3, 1, 1)
@@ -49,11 +50,15 @@ class Batches:
                 index = order[start:start + self.batch_size]
                 x, y = self.images[index], self.labels[index]
             if self.augment:
-                x = crop_and_flip(x, self.generator)
+                x = crop_and_flip(x, self.generator, self.translate)
             x = x.float().mul_(self.scale).sub_(self.shift)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, y
+
+    def first(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first batch (in order, unless shuffled)."""
+        return next(iter(self))
 
 
 def crop_and_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:

@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         from .reproduce import main as reproduce_main
 
         return reproduce_main(argv[1:])
+    if argv[:1] == ["recipe"]:
+        from .reproduce import recipe_main
+
+        return recipe_main(argv[1:])
     if argv[:1] == ["sweep"]:
         from .series import sweep_main
 
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("data", help="where CIFAR-10 is; download it if no copy is found")
     sub.add_parser("series", help="run notebooks 01-04 headless (see: series --help)")
     sub.add_parser("reproduce", help="train the original table's configurations (see: reproduce --help)")
+    sub.add_parser("recipe", help="notebook 05's fast recipe over seeds, or its ablation (see: recipe --help)")
     sub.add_parser("sweep", help="notebooks 02/03 over four learning rates (see: sweep --help)")
     sub.add_parser("readme-table", help="regenerate README.md's results table from results/")
     sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 from .data import NORMALIZATIONS
 from .models import MODELS, canonical_model
-from .validate import OPTIMIZERS, PRECISIONS, check_choice, check_lr, check_positive_int, check_seed
+from .validate import OPTIMIZERS, PRECISIONS, check_choice, check_lr, check_number, check_positive_int, check_seed
+
+SCHEDULES = ("constant", "warmup-linear")
+BATCHNORMS = ("torch", "recipe")
+TTA_LEVELS = (0, 1, 2)
 
 # Fields where a request of "auto" or None means "whatever is best on this device": any finished
 # run satisfies it, whatever it resolved to.
@@ -25,7 +29,23 @@ class TrainConfig:
     epochs: int = field(default=1, metadata={"help": "passes over the training images"})
     lr: float = field(default=1e-3, metadata={"help": "learning rate"})
     batch_size: int = field(default=1024, metadata={"help": "images per step"})
-    optimizer: str = field(default="adam", metadata={"choices": OPTIMIZERS, "help": "adam, or sgd with momentum 0.9"})
+    optimizer: str = field(default="adam", metadata={"choices": OPTIMIZERS, "help": "adam, or sgd with momentum"})
+    momentum: float = field(default=0.9, metadata={"help": "sgd's momentum"})
+    nesterov: bool = field(default=False, metadata={"help": "sgd with Nesterov momentum"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay, added to the gradient"})
+    schedule: str = field(default="constant", metadata={
+        "choices": SCHEDULES, "help": "learning rate per step: constant, or a linear warm-up then a linear decay"})
+    warmup: float = field(default=0.23, metadata={"help": "warmup-linear: share of the steps spent warming up"})
+    final_lr: float = field(default=0.07, metadata={"help": "warmup-linear: the last step's rate, as a share of lr"})
+    lookahead: bool = field(default=False, metadata={
+        "help": "every 5 steps, pull the weights toward their moving average, then go on from there"})
+    label_smoothing: float = field(default=0.0, metadata={
+        "help": "share of each target spread evenly over all classes (0: one-hot targets)"})
+    batchnorm: str = field(default="torch", metadata={
+        "choices": BATCHNORMS,
+        "help": "torch: PyTorch's BatchNorm; recipe: momentum 0.4, eps 1e-12, scales frozen at 1"})
+    bias_lr_scale: float = field(default=1.0, metadata={
+        "help": "learning rate multiplier of biases and other 1-d parameters (the same decay per step)"})
     seed: int = field(default=0, metadata={"help": "random seed: initial weights and batch order"})
     normalization: str = field(default="cifar10", metadata={
         "choices": NORMALIZATIONS, "help": "cifar10: the data's own mean and std; imagenet: the original's"})
@@ -34,7 +54,12 @@ class TrainConfig:
     val_size: int = field(default=0, metadata={
         "help": "hold out this many training images (class-balanced, always the same ones) as a "
                 "validation split; the best epoch is chosen on it, never on the test set"})
-    augment: bool = field(default=False, metadata={"help": "random crops and horizontal flips"})
+    augment: bool = field(default=False, metadata={"help": "random translations and horizontal flips"})
+    translate: int = field(default=4, metadata={"help": "augment: the largest shift, in pixels"})
+    tta: int = field(default=0, metadata={
+        "choices": TTA_LEVELS,
+        "help": "test-time augmentation, measured after the last epoch as test_tta_acc: 0 none, 1 flip, "
+                "2 flip and 1-pixel shifts"})
     eval_train: bool = field(default=True, metadata={
         "help": "measure eval-mode accuracy on the training images each epoch (the original's 'Accuracy')"})
     precision: str = field(default="auto", metadata={
@@ -49,6 +74,16 @@ class TrainConfig:
         check_lr(self.lr)
         check_positive_int("batch_size", self.batch_size)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_number("momentum", self.momentum, 0.0, 1.0)
+        check_number("weight_decay", self.weight_decay)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_number("warmup", self.warmup, 0.0, 1.0)
+        check_number("final_lr", self.final_lr, 0.0, 1.0)
+        check_number("label_smoothing", self.label_smoothing, 0.0, 1.0)
+        check_choice("batchnorm", self.batchnorm, BATCHNORMS)
+        check_number("bias_lr_scale", self.bias_lr_scale, 1e-9)
+        check_number("translate", self.translate, 0, 16)
+        check_choice("tta", self.tta, TTA_LEVELS)
         check_seed(self.seed)
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_positive_int("subset", self.subset, allow_none=True)

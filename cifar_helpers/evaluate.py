@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 from .batches import Batches
 from .data import CIFAR10
 
 
+def tta_views(x: torch.Tensor, level: int) -> list[torch.Tensor]:
+    """The test-time views of a batch: level 0 the images; 1 and their mirror images; 2 and both
+    of those shifted by one pixel up-left and down-right (edges reflected)."""
+    views = [x]
+    if level >= 1:
+        views.append(x.flip(3))
+    if level >= 2:
+        padded = F.pad(torch.cat(views), (1, 1, 1, 1), mode="reflect")
+        h, w = x.shape[2:]
+        views += list(padded[..., :h, :w].chunk(2)) + list(padded[..., 2:, 2:].chunk(2))
+    return views
+
+
+def tta_logits(net: torch.nn.Module, x: torch.Tensor, level: int = 0) -> torch.Tensor:
+    """The network's logits averaged over the test-time views (tta_views) of the batch."""
+    if level == 0:
+        return net(x)
+    return torch.stack([net(view) for view in tta_views(x, level)]).mean(0)
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, data: CIFAR10, normalization: str = "cifar10",
             split: str = "test", subset: int | None = None,
-            batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+            batch_size: int = 2048, tta: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted classes, true labels) for a split, or for the class-balanced `subset` of it
-    that fit(test_subset=...) evaluates on."""
+    that TrainConfig(test_subset=...) evaluates on; `tta` as in tta_logits."""
     device = next(model.parameters()).device
     images, labels = data.split(split, subset)
     mean, std = data.normalization(normalization)
     model.eval()
-    predicted = [model(x).argmax(1) for x, _ in Batches(images, labels, batch_size, mean, std, device)]
+    predicted = [tta_logits(model, x, tta).argmax(1) for x, _ in Batches(images, labels, batch_size, mean, std, device)]
     return torch.cat(predicted).cpu(), labels
 
 

@@ -175,3 +175,76 @@ def lr_sweep(table):
     ax.set(xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)", title="Learning-rate sweep")
     ax.grid(alpha=0.3)
     return fig
+
+
+def augmented(images: torch.Tensor, translate: int = 2, versions: int = 6, seed: int = 0):
+    """Each image (a row), then `versions` random flips and translations of it, as training sees
+    them (batches.crop_and_flip)."""
+    from .batches import crop_and_flip
+
+    generator = torch.Generator().manual_seed(seed)
+    fig, axes = plt.subplots(len(images), versions + 1, figsize=((versions + 1) * 1.1, len(images) * 1.1),
+                             squeeze=False)
+    for r, image in enumerate(images):
+        _show(axes[r, 0], image, "image" if r == 0 else None)
+        moved = crop_and_flip(image.float().expand(versions, -1, -1, -1), generator, translate).to(torch.uint8)
+        for k, version in enumerate(moved, 1):
+            _show(axes[r, k], version, "as trained" if r == 0 and k == 1 else None)
+    fig.subplots_adjust(wspace=0.05, hspace=0.1)
+    return fig
+
+
+def smoothed_targets(smoothing: float, true_class: int, classes):
+    """The target of one image, one-hot and with label smoothing, class by class."""
+    one_hot = torch.zeros(len(classes))
+    one_hot[true_class] = 1.0
+    smoothed = one_hot * (1 - smoothing) + smoothing / len(classes)
+    fig, ax = plt.subplots(figsize=(8, 3))
+    positions = np.arange(len(classes))
+    ax.bar(positions - 0.2, one_hot.numpy(), 0.4, label="one-hot target")
+    ax.bar(positions + 0.2, smoothed.numpy(), 0.4, label=f"label smoothing {smoothing:g}")
+    ax.set_xticks(positions, classes, rotation=30)
+    ax.set(ylabel="target probability", title=f"What the loss asks for, for an image of a {classes[true_class]}")
+    ax.legend()
+    return fig
+
+
+def lr_schedule(config, steps_per_epoch: int):
+    """The learning rate of every step of a run with this configuration."""
+    from .training import step_rate
+
+    steps = config.epochs * steps_per_epoch
+    rate = step_rate(config, steps)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(np.arange(steps) / steps_per_epoch, [config.lr * rate(s) for s in range(steps)])
+    ax.set(xlabel="epoch", ylabel="learning rate", title=f"Schedule: {config.schedule}, {steps} steps")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def test_time_views(image: torch.Tensor, level: int = 2):
+    """The views of one image whose logits test-time augmentation averages (evaluate.tta_views)."""
+    from .evaluate import tta_views
+
+    views = tta_views(image.float().unsqueeze(0), level)
+    titles = ["image", "mirrored", "up-left", "mirrored, up-left", "down-right", "mirrored, down-right"]
+    fig, axes = plt.subplots(1, len(views), figsize=(len(views) * 1.4, 1.8), squeeze=False)
+    for ax, view, title in zip(axes[0], views, titles):
+        _show(ax, view[0].to(torch.uint8), title)
+    return fig
+
+
+def ablation(table):
+    """Test accuracy of the recipe and of the recipe without each ingredient (a DataFrame with
+    columns 'run' and 'test_acc', the full recipe's row named 'full recipe')."""
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1))
+    order = table.groupby("run")["test_acc"].mean().sort_values().index
+    sns.barplot(table, y="run", x="test_acc", order=order, ax=ax, color="tab:blue", errorbar="sd")
+    full = table[table["run"] == "full recipe"]["test_acc"]
+    if len(full):
+        ax.axvline(full.mean(), color="grey", ls="--", label=f"full recipe {full.mean():.2f}%")
+        ax.legend(loc="lower right")
+    low = max(0.0, table["test_acc"].min() - 5)
+    ax.set(xlim=(low, 100), xlabel="test accuracy after the last epoch (%)", ylabel="",
+           title="The recipe without one ingredient at a time")
+    return fig

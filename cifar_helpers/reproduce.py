@@ -33,10 +33,15 @@ def configurations(models, seeds, lrs=None):
 
 
 def reproduce(models, seeds, runs_dir: str, device: str = "auto", progress: bool = True, lrs=None) -> None:
+    train_all(list(configurations(models, seeds, lrs)), runs_dir, device, progress)
+
+
+def train_all(configs, runs_dir: str, device: str = "auto", progress: bool = True) -> None:
+    """Train each configuration into runs_dir, in order: finished runs are skipped, interrupted
+    ones resumed."""
     from .data import load_cifar10
     from .training import find_run, fit
 
-    configs = list(configurations(models, seeds, lrs))
     folder = project_path(runs_dir)
     data = load_cifar10()
     for config in configs:
@@ -63,3 +68,25 @@ def main(argv: list[str] | None = None) -> int:
     interrupt_on_sigterm()
     return run_command(reproduce, args.models, args.seeds, args.runs_dir, device=args.device,
                        progress=args.progress, lrs=args.lrs)
+
+
+def recipe_main(argv: list[str] | None = None) -> int:
+    """`python -m cifar_helpers recipe`: notebook 05's recipe over seeds, and its ablation."""
+    from . import recipe
+
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers recipe", description=recipe.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["whitened-net-small", "whitened-net"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--ablation", action="store_true",
+                        help="instead: the CPU width without each ingredient in turn (recipe.INGREDIENTS)")
+    parser.add_argument("--runs-dir", default="results/recipe")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args(argv)
+    if args.ablation:
+        configs = [recipe.without(name).replace(seed=seed) for seed in args.seeds for name in recipe.INGREDIENTS]
+    else:
+        configs = [recipe.RECIPE.replace(model=model, seed=seed) for model in args.models for seed in args.seeds]
+    interrupt_on_sigterm()
+    return run_command(train_all, configs, args.runs_dir, device=args.device, progress=args.progress)

@@ -26,11 +26,13 @@ from .config import TrainConfig
 from .data import CIFAR10, load_cifar10
 from .device import environment, resolve_device, resolve_precision
 from .errors import DivergenceError
-from .models import build_model, canonical_model, count_parameters
+from .evaluate import tta_logits
+from .models import WhitenedNet, build_model, canonical_model, count_parameters
 from .paths import project_path
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 COLLAPSE_SHARE = 0.9  # a run is "collapsed" when one class takes this share of its test answers
+WHITENING_IMAGES = 5000  # training images whose 2x2 patches set a WhitenedNet's first layer
 
 
 @dataclass
@@ -112,15 +114,17 @@ def _resume(run_dir: Path, data, device: str, progress: bool) -> Run:
 
 
 def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               autocast=contextlib.nullcontext, scaler: torch.amp.GradScaler | None = None):
+               autocast=contextlib.nullcontext, scaler: torch.amp.GradScaler | None = None,
+               label_smoothing: float = 0.0):
     """One step of training on one batch: forward, loss, backward, update. Returns the loss and
     the outputs, detached (for the running loss and accuracy).
 
     `autocast` runs the forward pass in mixed precision where fit chose it; `scaler` (fp16 only)
-    scales the loss so that small gradients survive half precision."""
+    scales the loss so that small gradients survive half precision; `label_smoothing` spreads
+    that share of each target over all classes (notebook 05)."""
     with autocast():
         out = net(x)                    # 10 scores (logits) per image
-        loss = F.cross_entropy(out, y)  # how wrong, averaged over the batch
+        loss = F.cross_entropy(out, y, label_smoothing=label_smoothing)  # how wrong, batch average
     optimizer.zero_grad()               # forget the previous step's gradients
     if scaler is None:
         loss.backward()                 # the gradient of the loss for every weight
@@ -132,41 +136,120 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor
     return loss.detach(), out.detach()
 
 
-def prepare(config: TrainConfig, data: CIFAR10, target: torch.device):
-    """Model, optimizer, the batch iterators and the shuffling generator, exactly as fit starts
-    them: public so that a diagnostic (scripts/dead_starts.py) can look at the first steps of a
-    run without copying this. Returns (net, optimizer, batches, generator), batches a dict of
-    'train', 'test', 'train_eval' and, with a validation split, 'val'."""
+@dataclass
+class Setup:
+    """A run's working parts, exactly as fit starts them (see prepare)."""
+
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    batches: dict
+    generator: torch.Generator
+    lookahead: Lookahead | None
+
+
+def step_rate(config: TrainConfig, steps: int):
+    """The learning rate of each step as a share of config.lr: constant, or 'warmup-linear': a
+    linear rise over the first `warmup` share of the steps, then a linear fall to `final_lr`."""
+    if config.schedule == "constant":
+        return lambda step: 1.0
+    warm = max(1, round(config.warmup * steps))
+
+    def rate(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 1.0 - (1.0 - config.final_lr) * min(1.0, (step - warm) / max(1, steps - 1 - warm))
+    return rate
+
+
+class Lookahead:
+    """Slow weights: every `every` steps they move toward the network's weights by a share that
+    shrinks as training goes on (a cubic ramp of `decay`), and the network restarts from them. The
+    averaging smooths the noise of the last, small steps."""
+
+    def __init__(self, net: nn.Module, total_steps: int, every: int = 5, decay: float = 0.95 ** 5):
+        self.tensors = [t for t in net.state_dict().values() if t.is_floating_point()]
+        self.slow = [t.detach().clone() for t in self.tensors]
+        self.total, self.every, self.decay, self.steps = total_steps, every, decay, 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps % self.every and self.steps != self.total:
+            return
+        keep = self.decay * (self.steps / self.total) ** 3
+        for slow, fast in zip(self.slow, self.tensors):
+            slow.lerp_(fast, 1 - keep)
+            fast.copy_(slow)
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "slow": self.slow}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = state["steps"]
+        for slow, saved in zip(self.slow, state["slow"]):
+            slow.copy_(saved)
+
+
+def _optimizer(config: TrainConfig, net: nn.Module) -> torch.optim.Optimizer:
+    """Weights at lr; biases and BatchNorm parameters (1-d) at lr * bias_lr_scale, with their
+    weight decay divided by the same factor, so that every parameter decays alike per step."""
+    trained = [p for p in net.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trained if p.ndim > 1]},
+              {"params": [p for p in trained if p.ndim <= 1], "lr": config.lr * config.bias_lr_scale,
+               "weight_decay": config.weight_decay / config.bias_lr_scale}]
+    groups = [g for g in groups if g["params"]]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                           weight_decay=config.weight_decay)
+
+
+def prepare(config: TrainConfig, data: CIFAR10, target: torch.device) -> Setup:
+    """Model, optimizer, schedule, the batch iterators and the shuffling generator, exactly as fit
+    starts them: public so that a diagnostic (scripts/dead_starts.py) can look at the first steps
+    of a run without copying this. Setup.batches holds 'train', 'test', 'train_eval' and, with a
+    validation split, 'val'."""
     torch.manual_seed(config.seed)
-    net = build_model(config.model).to(target)
+    net = build_model(config.model)
+    train_x, train_y = data.split("train", config.subset, val_size=config.val_size)
+    mean, std = data.normalization(config.normalization)
+    if isinstance(net, WhitenedNet):  # its first layer is set from the training images
+        net.whiten_from(Batches(train_x[:WHITENING_IMAGES], train_y[:WHITENING_IMAGES], WHITENING_IMAGES,
+                                mean, std, "cpu").first()[0])
+    if config.batchnorm == "recipe":
+        for module in net.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.momentum, module.eps = 0.4, 1e-12
+                module.weight.requires_grad_(False)
+    net = net.to(target)
     memory_format = torch.channels_last if config.channels_last else torch.preserve_format
     net = net.to(memory_format=memory_format)
-    if config.optimizer == "adam":
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    else:
-        opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=0.9)
-    mean, std = data.normalization(config.normalization)
+    opt = _optimizer(config, net)
     generator = torch.Generator(device=target).manual_seed(config.seed)
-    train_x, train_y = data.split("train", config.subset, val_size=config.val_size)
     common = dict(mean=mean, std=std, device=target, channels_last=bool(config.channels_last))
     # Evaluation needs no gradients, so it can use larger batches.
     eval_size = max(config.batch_size, 2048)
     batches = {
         "train": Batches(train_x, train_y, config.batch_size, shuffle=True, augment=config.augment,
-                         generator=generator, **common),
+                         translate=config.translate, generator=generator, **common),
         "test": Batches(*data.split("test", config.test_subset), eval_size, **common),
         "train_eval": Batches(train_x, train_y, eval_size, **common),
     }
     if config.val_size:
         batches["val"] = Batches(*data.split("val", val_size=config.val_size), eval_size, **common)
-    return net, opt, batches, generator
+    steps = config.epochs * len(batches["train"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, step_rate(config, steps))
+    return Setup(net, opt, scheduler, batches, generator, Lookahead(net, steps) if config.lookahead else None)
 
 
 def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint) -> Run:
     config = TrainConfig.from_dict(record["config"])
     data = data if data is not None else load_cifar10()
     config.check_sizes(len(data.train_labels), len(data.test_labels))
-    net, opt, batches, generator = prepare(config, data, target)
+    setup = prepare(config, data, target)
+    net, opt, scheduler, batches, generator = (setup.net, setup.optimizer, setup.scheduler, setup.batches,
+                                               setup.generator)
     train = batches["train"]
     amp_dtype = AUTOCAST_DTYPES.get(config.precision)
     scaler = torch.amp.GradScaler(target.type) if config.precision == "fp16" else None
@@ -176,6 +259,10 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
         record["history"] = list(checkpoint["history"])
         net.load_state_dict(checkpoint["model"])
         opt.load_state_dict(checkpoint["optimizer"])
+        if checkpoint.get("scheduler"):
+            scheduler.load_state_dict(checkpoint["scheduler"])
+        if setup.lookahead is not None and checkpoint.get("lookahead"):
+            setup.lookahead.load_state_dict(checkpoint["lookahead"])
         if scaler is not None and checkpoint.get("scaler"):
             scaler.load_state_dict(checkpoint["scaler"])
         generator.set_state(checkpoint["generator"])
@@ -195,7 +282,10 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
             loss_sum = torch.zeros((), device=target)
             correct = torch.zeros((), dtype=torch.int64, device=target)
             for x, y in train:
-                loss, out = train_step(step_net, opt, x, y, autocast, scaler)
+                loss, out = train_step(step_net, opt, x, y, autocast, scaler, config.label_smoothing)
+                scheduler.step()
+                if setup.lookahead is not None:
+                    setup.lookahead.step()
                 loss_sum += loss.float() * len(y)
                 correct += (out.argmax(1) == y).sum()
                 if bar is not None:
@@ -205,6 +295,8 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
             row = {"epoch": epoch, "train_loss": train_loss,
                    "train_acc": 100.0 * correct.item() / train.num_images}
             row.update(measure(step_net, batches["test"], autocast, prefix="test"))
+            if config.tta and epoch == config.epochs:  # the recipe's own figure, measured once, at the end
+                row["test_tta_acc"] = measure(step_net, batches["test"], autocast, "test", config.tta)["test_acc"]
             if "val" in batches:
                 row.update(measure(step_net, batches["val"], autocast, prefix="val"))
             if config.eval_train:
@@ -223,7 +315,7 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
                     "is kept, marked 'diverged'; the checkpoint holds the last epoch with a finite loss."
                 )
             record["history"].append(row)
-            records.write_checkpoint(run_dir, _checkpoint_state(net, opt, scaler, generator, target, record))
+            records.write_checkpoint(run_dir, _checkpoint_state(setup, scaler, target, record))
             saved = epoch
             finish(record, "running")
             records.write_record(run_dir, record)
@@ -247,31 +339,34 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
     return Run(record=record, model=net, path=run_dir)
 
 
-def _checkpoint_state(net, opt, scaler, generator, target, record: dict) -> dict:
+def _checkpoint_state(setup: Setup, scaler, target, record: dict) -> dict:
     """Everything a resume needs, the history included: a kill between writing the checkpoint
     and the record leaves the checkpoint one epoch ahead, and it is the one trusted."""
     return {
         "epoch": len(record["history"]),
         "history": list(record["history"]),
-        "model": net.state_dict(),
-        "optimizer": opt.state_dict(),
+        "model": setup.net.state_dict(),
+        "optimizer": setup.optimizer.state_dict(),
+        "scheduler": setup.scheduler.state_dict(),
+        "lookahead": setup.lookahead.state_dict() if setup.lookahead is not None else None,
         "scaler": scaler.state_dict() if scaler is not None else None,
-        "generator": generator.get_state(),
+        "generator": setup.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(target) if target.type == "cuda" else None,
     }
 
 
 @torch.no_grad()
-def measure(net, batches: Batches, autocast, prefix: str) -> dict:
-    """Eval-mode loss and accuracy (percent), and how many classes were predicted at all."""
+def measure(net, batches: Batches, autocast, prefix: str, tta: int = 0) -> dict:
+    """Eval-mode loss and accuracy (percent), and how many classes were predicted at all; with
+    `tta`, of the logits averaged over the test-time views (evaluate.tta_logits)."""
     net.eval()
     loss_sum = torch.zeros((), device=batches.images.device)
     counts = torch.zeros(10, dtype=torch.int64, device=batches.images.device)
     correct = torch.zeros((), dtype=torch.int64, device=batches.images.device)
     for x, y in batches:
         with autocast():
-            out = net(x)
+            out = tta_logits(net, x, tta)
         loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
         predicted = out.argmax(1)
         correct += (predicted == y).sum()

@@ -36,6 +36,14 @@ def check_choice(name: str, value, choices) -> None:
         raise ConfigError(f"Unknown {name} {value!r}. Use one of: {', '.join(map(repr, choices))}.")
 
 
+def check_number(name: str, value, low: float = 0.0, high: float = math.inf) -> None:
+    """A finite real number in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not low <= value <= high:
+        within = f"from {low:g} to {high:g}" if math.isfinite(high) else f"of at least {low:g}"
+        raise ConfigError(f"{name} must be a number {within}, but got {value!r}.")
+
+
 def check_seed(seed) -> None:
     if not _is_int(seed) or seed < 0:
         raise ConfigError(f"seed must be a whole number >= 0, but got {seed!r}.")

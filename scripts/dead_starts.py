@@ -32,13 +32,14 @@ PROBE_IMAGES = 1000
 
 
 def first_steps(config: TrainConfig, steps: int, data, target) -> dict:
-    net, opt, batches, _ = prepare(config, data, target)
+    setup = prepare(config, data, target)
+    net = setup.net
     net.train()
     losses = []
-    for x, y in batches["train"]:
+    for x, y in setup.batches["train"]:
         if len(losses) == steps:
             break
-        loss, _ = train_step(net, opt, x, y)  # fit's own step, in fp32
+        loss, _ = train_step(net, setup.optimizer, x, y)  # fit's own step, in fp32
         losses.append(loss.item())
     units = active_units(net, data, config.normalization, subset=PROBE_IMAGES)
     predicted, _ = predict(net, data, config.normalization, subset=PROBE_IMAGES)
