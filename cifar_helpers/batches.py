@@ -11,11 +11,17 @@ from torch.nn import functional as F
 
 
 class Batches:
-    """Iterable of normalized (x, y) batches; reshuffled on every pass when `shuffle`."""
+    """Iterable of normalized (x, y) batches; reshuffled on every pass when `shuffle`.
+
+    With `augment`, each image is translated by up to `translate` pixels (`padding`: the uncovered
+    edge 'zeros', black, or 'reflect'ed) and mirrored: at random, or with `flip='alternating'`
+    a random half of the images in even epochs and the other half in odd ones (set `epoch`), so
+    that every image is seen both ways in every two epochs."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  mean, std, device: torch.device, shuffle: bool = False, augment: bool = False,
-                 translate: int = 4, generator: torch.Generator | None = None, channels_last: bool = False):
+                 translate: int = 4, generator: torch.Generator | None = None, channels_last: bool = False,
+                 flip: str = "random", padding: str = "zeros"):
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size = batch_size
@@ -24,6 +30,11 @@ class Batches:
         self.translate = translate
         self.generator = generator
         self.channels_last = channels_last
+        self.reflect = padding == "reflect"
+        self.epoch = 0
+        self.flipped = None  # alternating flips: the images mirrored in even epochs
+        if augment and flip == "alternating":
+            self.flipped = (torch.rand(len(labels), generator=generator, device=generator.device) < 0.5).to(device)
         std = torch.tensor(std, device=device).view(1, 3, 1, 1)
         mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
         self.scale = 1.0 / (255.0 * std)  # (x / 255 - mean) / std == x * scale - shift
@@ -50,7 +61,11 @@ class Batches:
                 index = order[start:start + self.batch_size]
                 x, y = self.images[index], self.labels[index]
             if self.augment:
-                x = crop_and_flip(x, self.generator, self.translate)
+                flips = None
+                if self.flipped is not None:
+                    flips = self.flipped[index if order is not None else slice(start, start + self.batch_size)]
+                    flips = flips ^ bool(self.epoch % 2)
+                x = crop_and_flip(x, self.generator, self.translate, reflect=self.reflect, flips=flips)
             x = x.float().mul_(self.scale).sub_(self.shift)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -61,16 +76,24 @@ class Batches:
         return next(iter(self))
 
 
-def crop_and_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
-    """Random crops of zero-padded images and random horizontal flips, one draw per image."""
+def crop_and_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4, reflect: bool = False,
+                  flips: torch.Tensor | None = None) -> torch.Tensor:
+    """Random translations by up to `padding` pixels, the uncovered edge black (or reflected), and
+    horizontal flips: random, one draw per image, unless `flips` says which."""
     n, c, h, w = x.shape
     gen_device = generator.device
     offsets = torch.randint(0, 2 * padding + 1, (2, n), generator=generator, device=gen_device)
-    flips = torch.rand(n, generator=generator, device=gen_device) < 0.5
+    if flips is None:
+        flips = torch.rand(n, generator=generator, device=gen_device) < 0.5
     offsets, flips = offsets.to(x.device), flips.to(x.device)
-    padded = F.pad(x, (padding,) * 4)
-    rows = (offsets[0].view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
-    cols = (offsets[1].view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
-    cropped = padded[torch.arange(n, device=x.device).view(n, 1, 1, 1),
-                     torch.arange(c, device=x.device).view(1, c, 1, 1), rows, cols]
+    rows = offsets[0].view(n, 1) + torch.arange(h, device=x.device)  # rows of the padded image
+    cols = offsets[1].view(n, 1) + torch.arange(w, device=x.device)
+    if reflect:  # back into the image, mirrored at its edge: -1 -> 1, h -> h - 2
+        source = x
+        rows = (h - 1) - ((h - 1) - (rows - padding).abs()).abs()
+        cols = (w - 1) - ((w - 1) - (cols - padding).abs()).abs()
+    else:
+        source = F.pad(x, (padding,) * 4)
+    cropped = source[torch.arange(n, device=x.device).view(n, 1, 1, 1),
+                     torch.arange(c, device=x.device).view(1, c, 1, 1), rows.view(n, 1, h, 1), cols.view(n, 1, 1, w)]
     return torch.where(flips.view(n, 1, 1, 1), cropped.flip(3), cropped)

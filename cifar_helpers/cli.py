@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         from .paths import REPO
 
         changed = update_readme(REPO / "README.md", REPO / "results")
-        print("README.md results table " + ("updated" if changed else "already up to date"))
+        print("README.md tables " + ("updated" if changed else "already up to date"))
         return 0
     if argv[:1] == ["strip-outputs"]:
         from .notebook_outputs import main as strip_main
@@ -119,11 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     sub.add_parser("data", help="where CIFAR-10 is; download it if no copy is found")
-    sub.add_parser("series", help="run notebooks 01-04 headless (see: series --help)")
+    sub.add_parser("series", help="run notebooks 01-05 headless (see: series --help)")
     sub.add_parser("reproduce", help="train the original table's configurations (see: reproduce --help)")
     sub.add_parser("recipe", help="notebook 05's fast recipe over seeds, or its ablation (see: recipe --help)")
     sub.add_parser("sweep", help="notebooks 02/03 over four learning rates (see: sweep --help)")
-    sub.add_parser("readme-table", help="regenerate README.md's results table from results/")
+    sub.add_parser("readme-table", help="regenerate README.md's tables from results/")
     sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")
     sub.add_parser("slim-checkpoint", help="drop the resume-only state from complete runs' checkpoints")
     args = parser.parse_args(argv)

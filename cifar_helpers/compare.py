@@ -11,7 +11,7 @@ NETWORKS = {"lenet5": ("LeNet5", "classic"), "lenet5-original": ("LeNet5", "orig
             "own-network": ("Own Network", "")}
 
 
-def _mean_std(values: pd.Series) -> str:
+def mean_std(values: pd.Series) -> str:
     values = values.dropna()
     if values.empty:
         return "-"
@@ -37,16 +37,13 @@ def results_table(runs: pd.DataFrame) -> pd.DataFrame:
             "Train images": subset or 50000,
             "Seeds": ", ".join(str(int(s)) for s in sorted(group["seed"])),
             "Original README (%)": f"{figure:.2f}" if figure is not None and original.EPOCHS.get(lr) == epochs else "-",
-            "Ours, original's protocol: train set (%)": _mean_std(group["train_eval_acc"]),
-            "Ours, test set (%)": _mean_std(group["test_acc"]),
+            "Ours, original's protocol: train set (%)": mean_std(group["train_eval_acc"]),
+            "Ours, test set (%)": mean_std(group["test_acc"]),
             "Collapsed": int(group["collapsed"].sum()),
             "Wall time (min)": f"{group['wall_s'].mean() / 60:.1f}",
             "Device": ", ".join(sorted(set(group["device"].dropna()))),
         })
     return pd.DataFrame(rows)
-
-
-README_START, README_END = "<!-- results-table: generated -->", "<!-- /results-table -->"
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -56,21 +53,30 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def readme_block(runs_dir) -> str:
-    """The README's results table, generated from the committed run records."""
+def readme_blocks(results_dir) -> dict[str, str]:
+    """The README's generated tables, from the committed run records: the original's table
+    (results/) and notebook 05's recipe (results/recipe/), each between its two markers."""
+    from pathlib import Path
+
+    from . import recipe
     from .records import load_runs
 
-    table = results_table(load_runs(runs_dir)).drop(columns=["Device"])
-    return f"{README_START}\n{markdown(table)}\n{README_END}"
+    results_dir = Path(results_dir)
+    tables = {"results-table": results_table(load_runs(results_dir)),
+              "recipe-table": recipe.results_table(load_runs(results_dir / "recipe"))}
+    return {name: f"<!-- {name}: generated -->\n{markdown(table.drop(columns=['Device']))}\n<!-- /{name} -->"
+            for name, table in tables.items()}
 
 
-def update_readme(readme, runs_dir) -> bool:
-    """Rewrite the generated block of the README; True if it changed."""
+def update_readme(readme, results_dir) -> bool:
+    """Rewrite the generated blocks of the README; True if any changed."""
     from pathlib import Path
 
     readme = Path(readme)
-    text = readme.read_text()
-    start, end = text.index(README_START), text.index(README_END) + len(README_END)
-    new = text[:start] + readme_block(runs_dir) + text[end:]
+    text = new = readme.read_text()
+    for name, block in readme_blocks(results_dir).items():
+        start, end_marker = new.index(f"<!-- {name}: generated -->"), f"<!-- /{name} -->"
+        end = new.index(end_marker) + len(end_marker)
+        new = new[:start] + block + new[end:]
     readme.write_text(new)
     return new != text

@@ -17,6 +17,8 @@ from .validate import OPTIMIZERS, PRECISIONS, check_choice, check_lr, check_numb
 SCHEDULES = ("constant", "warmup-linear")
 BATCHNORMS = ("torch", "recipe")
 TTA_LEVELS = (0, 1, 2)
+FLIPS = ("random", "alternating")
+PADDINGS = ("zeros", "reflect")
 
 # Fields where a request of "auto" or None means "whatever is best on this device": any finished
 # run satisfies it, whatever it resolved to.
@@ -45,7 +47,7 @@ class TrainConfig:
         "choices": BATCHNORMS,
         "help": "torch: PyTorch's BatchNorm; recipe: momentum 0.4, eps 1e-12, scales frozen at 1"})
     bias_lr_scale: float = field(default=1.0, metadata={
-        "help": "learning rate multiplier of biases and other 1-d parameters (the same decay per step)"})
+        "help": "learning rate multiplier of BatchNorm's parameters (the same decay per step)"})
     seed: int = field(default=0, metadata={"help": "random seed: initial weights and batch order"})
     normalization: str = field(default="cifar10", metadata={
         "choices": NORMALIZATIONS, "help": "cifar10: the data's own mean and std; imagenet: the original's"})
@@ -56,6 +58,11 @@ class TrainConfig:
                 "validation split; the best epoch is chosen on it, never on the test set"})
     augment: bool = field(default=False, metadata={"help": "random translations and horizontal flips"})
     translate: int = field(default=4, metadata={"help": "augment: the largest shift, in pixels"})
+    padding: str = field(default="zeros", metadata={
+        "choices": PADDINGS, "help": "augment: the edge a shift uncovers, black (zeros) or mirrored (reflect)"})
+    flip: str = field(default="random", metadata={
+        "choices": FLIPS, "help": "augment: mirror each image at random, or alternately (each image once "
+                                   "every two epochs, a random half in the first)"})
     tta: int = field(default=0, metadata={
         "choices": TTA_LEVELS,
         "help": "test-time augmentation, measured after the last epoch as test_tta_acc: 0 none, 1 flip, "
@@ -83,6 +90,8 @@ class TrainConfig:
         check_choice("batchnorm", self.batchnorm, BATCHNORMS)
         check_number("bias_lr_scale", self.bias_lr_scale, 1e-9)
         check_number("translate", self.translate, 0, 16)
+        check_choice("padding", self.padding, PADDINGS)
+        check_choice("flip", self.flip, FLIPS)
         check_choice("tta", self.tta, TTA_LEVELS)
         check_seed(self.seed)
         check_choice("normalization", self.normalization, NORMALIZATIONS)

@@ -184,13 +184,13 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def describe(model: nn.Module, input_shape=(1, 3, 32, 32)) -> str:
-    """A table of each layer's output shape and parameter count, from one forward pass."""
+    """A table of each layer's output shape and trained parameter count, from one forward pass."""
     rows = []
 
     def recorder(layer_name):
         def record(module, _inputs, output):
             rows.append((layer_name, type(module).__name__, tuple(output.shape[1:]),
-                         sum(p.numel() for p in module.parameters())))
+                         sum(p.numel() for p in module.parameters() if p.requires_grad)))
         return record
 
     hooks = [module.register_forward_hook(recorder(layer_name))
@@ -199,7 +199,8 @@ def describe(model: nn.Module, input_shape=(1, 3, 32, 32)) -> str:
         model.eval()(torch.zeros(input_shape))
     for hook in hooks:
         hook.remove()
-    lines = [f"{'layer':<10}{'type':<10}{'output shape':<18}{'parameters':>10}"]
-    lines += [f"{n:<10}{t:<10}{str(s):<18}{p:>10,}" for n, t, s, p in rows]
-    lines.append(f"{'total':<38}{count_parameters(model):>10,}")
+    width = max(10, *(len(t) + 1 for _, t, _, _ in rows))
+    lines = [f"{'layer':<10}{'type':<{width}}{'output shape':<18}{'parameters':>10}"]
+    lines += [f"{n:<10}{t:<{width}}{str(s):<18}{p:>10,}" for n, t, s, p in rows]
+    lines.append(f"{'total':<{28 + width}}{count_parameters(model):>10,}")
     return "\n".join(lines)

@@ -103,6 +103,9 @@ def learning_curves(runs, title: str | None = None):
                 acc_ax.plot(h.epoch, h.val_acc, ".-", label="validation (held out of training)")
         loss_ax.plot(h.epoch, h.test_loss, ".-", label=f"{label}test")
         acc_ax.plot(h.epoch, h.test_acc, ".-", label=f"{label}test")
+        if "test_tta_acc" in h:
+            last = h.dropna(subset="test_tta_acc")
+            acc_ax.plot(last.epoch, last.test_tta_acc, "*", ms=10, label=f"{label}test, test-time augmentation")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for ax in (loss_ax, acc_ax):
@@ -177,9 +180,9 @@ def lr_sweep(table):
     return fig
 
 
-def augmented(images: torch.Tensor, translate: int = 2, versions: int = 6, seed: int = 0):
+def augmented(images: torch.Tensor, translate: int = 2, reflect: bool = True, versions: int = 6, seed: int = 0):
     """Each image (a row), then `versions` random flips and translations of it, as training sees
-    them (batches.crop_and_flip)."""
+    them (batches.crop_and_flip; `reflect`: the uncovered edge mirrored, else black)."""
     from .batches import crop_and_flip
 
     generator = torch.Generator().manual_seed(seed)
@@ -187,7 +190,7 @@ def augmented(images: torch.Tensor, translate: int = 2, versions: int = 6, seed:
                              squeeze=False)
     for r, image in enumerate(images):
         _show(axes[r, 0], image, "image" if r == 0 else None)
-        moved = crop_and_flip(image.float().expand(versions, -1, -1, -1), generator, translate).to(torch.uint8)
+        moved = crop_and_flip(image.float().expand(versions, -1, -1, -1), generator, translate, reflect).to(torch.uint8)
         for k, version in enumerate(moved, 1):
             _show(axes[r, k], version, "as trained" if r == 0 and k == 1 else None)
     fig.subplots_adjust(wspace=0.05, hspace=0.1)

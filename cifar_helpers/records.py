@@ -198,6 +198,7 @@ def summarize(run_dir: Path, record: dict) -> dict:
         "status": record.get("status"),
         "collapsed": record.get("collapsed", False),
         "test_acc": final.get("test_acc"),
+        "test_tta_acc": final.get("test_tta_acc"),
         "train_eval_acc": final.get("train_eval_acc"),
         "val_size": config.get("val_size", 0),
         "val_acc": final.get("val_acc"),

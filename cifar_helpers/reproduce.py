@@ -36,22 +36,22 @@ def reproduce(models, seeds, runs_dir: str, device: str = "auto", progress: bool
     train_all(list(configurations(models, seeds, lrs)), runs_dir, device, progress)
 
 
-def train_all(configs, runs_dir: str, device: str = "auto", progress: bool = True) -> None:
-    """Train each configuration into runs_dir, in order: finished runs are skipped, interrupted
-    ones resumed."""
+def train_all(configs, runs_dir: str, device: str = "auto", progress: bool = True, names=None) -> None:
+    """Train each configuration into runs_dir, in order (folders named by `names` where given):
+    finished runs are skipped, interrupted ones resumed."""
     from .data import load_cifar10
     from .training import find_run, fit
 
     folder = project_path(runs_dir)
     data = load_cifar10()
-    for config in configs:
-        label = f"{config.model} lr={format_lr(config.lr)} epochs={config.epochs} seed={config.seed}"
+    for config, name in zip(configs, names or [None] * len(configs)):
+        label = name or f"{config.model} lr={format_lr(config.lr)} epochs={config.epochs} seed={config.seed}"
         if find_run([folder], config, with_checkpoint=False) is not None:
             print(f"done already: {label}", flush=True)
             continue
         unfinished = find_run([folder], config, status="interrupted")
         print(f"{'resuming' if unfinished else 'training'}: {label}", flush=True)
-        fit(config, data, device=device, progress=progress, runs_dir=folder, resume=unfinished)
+        fit(config, data, device=device, progress=progress, runs_dir=folder, name=name, resume=unfinished)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,13 +80,18 @@ def recipe_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--ablation", action="store_true",
                         help="instead: the CPU width without each ingredient in turn (recipe.INGREDIENTS)")
-    parser.add_argument("--runs-dir", default="results/recipe")
+    parser.add_argument("--runs-dir", help="default: results/recipe, or results/recipe-ablation with --ablation")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     if args.ablation:
-        configs = [recipe.without(name).replace(seed=seed) for seed in args.seeds for name in recipe.INGREDIENTS]
+        runs = [(recipe.ablation_name(name, seed), recipe.without(name).replace(seed=seed))
+                for seed in args.seeds for name in recipe.INGREDIENTS]
+        runs_dir = args.runs_dir or recipe.ABLATION_DIR
     else:
-        configs = [recipe.RECIPE.replace(model=model, seed=seed) for model in args.models for seed in args.seeds]
+        runs = [(None, recipe.RECIPE.replace(model=model, seed=seed)) for model in args.models for seed in args.seeds]
+        runs_dir = args.runs_dir or recipe.RUNS_DIR
+    names, configs = zip(*runs)
     interrupt_on_sigterm()
-    return run_command(train_all, configs, args.runs_dir, device=args.device, progress=args.progress)
+    return run_command(train_all, list(configs), runs_dir, device=args.device, progress=args.progress,
+                       names=list(names))

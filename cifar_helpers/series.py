@@ -1,4 +1,4 @@
-"""The main job: run notebooks 01-04 headless with papermill, in order, with progress and an
+"""The main job: run notebooks 01-05 headless with papermill, in order, with progress and an
 estimate of the time left. `python3 tasks.py run --help` lists the options."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import original
+import functools
+
+from . import original, recipe
 from .command import run_command
 from .errors import CifarHelpersError
 from .paths import REPO, project_path
 from .records import format_lr
 
 NOTEBOOKS = REPO / "notebooks"
-# Multiply-accumulates per image of each network, to guess the cost of a model not yet timed.
-MACS = {"lenet5": 0.65e6, "lenet5-original": 0.75e6, "own-network": 34e6}
 QUICK = dict(epochs=1, subset=2000, test_subset=1000)
 # At lr 1e-2 the own network dies in its first steps for some seeds, 0 among them
 # (results/dead_starts_own-network_lr1e-2.json); the series shows a seed that learns, and notebook 03
@@ -52,7 +52,19 @@ def plan(runs_dir: Path, figures_dir: Path, quick: bool, reuse: bool, seed: int 
     steps.append(Step("04_comparison.ipynb", "04_comparison.ipynb",
                       dict(runs_dirs=[str(runs_dir), "results"] if reuse else [str(runs_dir)],
                            figures_dir=str(figures_dir))))
+    fast = dict(common, model=recipe.RECIPE.model, epochs=recipe.RECIPE.epochs, reuse=reuse)
+    if quick:
+        fast.update(QUICK, model=recipe.CPU_RECIPE.model)
+    steps.append(Step("05_fast_training.ipynb", "05_fast_training.ipynb", fast))
     return steps
+
+
+@functools.cache
+def macs(model: str) -> int:
+    """Multiply-accumulates per image of a network, to guess the cost of a model not yet timed."""
+    from .models import build_model, count_macs
+
+    return count_macs(build_model(model))
 
 
 def _seconds_per_epoch(runs_dir: Path) -> dict[str, float]:
@@ -72,7 +84,7 @@ def estimate_left(steps: list[Step], runs_dir: Path, notebook_overhead: float) -
     measured = _seconds_per_epoch(runs_dir)
     if not measured:
         return None
-    per_mac = sum(measured[m] / MACS[m] for m in measured) / len(measured)
+    per_mac = sum(measured[m] / macs(m) for m in measured) / len(measured)
     left = 0.0
     for step in steps:
         left += notebook_overhead
@@ -81,7 +93,7 @@ def estimate_left(steps: list[Step], runs_dir: Path, notebook_overhead: float) -
             # 02 also trains the original LeNet5 variant beside the classic one, unless told not to.
             both = model == "lenet5" and step.parameters.get("original_variant", True)
             models = [model, "lenet5-original"] if both else [model]
-            left += sum(step.epochs * measured.get(m, per_mac * MACS[m]) for m in models)
+            left += sum(step.epochs * measured.get(m, per_mac * macs(m)) for m in models)
     return left
 
 

@@ -192,12 +192,16 @@ class Lookahead:
 
 
 def _optimizer(config: TrainConfig, net: nn.Module) -> torch.optim.Optimizer:
-    """Weights at lr; biases and BatchNorm parameters (1-d) at lr * bias_lr_scale, with their
+    """Weights at lr; with bias_lr_scale, BatchNorm's parameters at lr * bias_lr_scale, their
     weight decay divided by the same factor, so that every parameter decays alike per step."""
     trained = [p for p in net.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in trained if p.ndim > 1]},
-              {"params": [p for p in trained if p.ndim <= 1], "lr": config.lr * config.bias_lr_scale,
-               "weight_decay": config.weight_decay / config.bias_lr_scale}]
+    groups = [{"params": trained}]
+    if config.bias_lr_scale != 1:
+        norms = {id(p) for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                 for p in m.parameters()}
+        groups = [{"params": [p for p in trained if id(p) not in norms]},
+                  {"params": [p for p in trained if id(p) in norms], "lr": config.lr * config.bias_lr_scale,
+                   "weight_decay": config.weight_decay / config.bias_lr_scale}]
     groups = [g for g in groups if g["params"]]
     if config.optimizer == "adam":
         return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
@@ -232,7 +236,8 @@ def prepare(config: TrainConfig, data: CIFAR10, target: torch.device) -> Setup:
     eval_size = max(config.batch_size, 2048)
     batches = {
         "train": Batches(train_x, train_y, config.batch_size, shuffle=True, augment=config.augment,
-                         translate=config.translate, generator=generator, **common),
+                         translate=config.translate, flip=config.flip, padding=config.padding,
+                         generator=generator, **common),
         "test": Batches(*data.split("test", config.test_subset), eval_size, **common),
         "train_eval": Batches(train_x, train_y, eval_size, **common),
     }
@@ -278,6 +283,7 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
     try:
         for epoch in range(start + 1, config.epochs + 1):
             began = time.perf_counter()
+            train.epoch = epoch - 1  # alternating flips: which half of the images is mirrored
             net.train()
             loss_sum = torch.zeros((), device=target)
             correct = torch.zeros((), dtype=torch.int64, device=target)

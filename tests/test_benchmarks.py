@@ -31,3 +31,31 @@ def test_accuracy_parity_records_both_paths(cifar, tmp_path):
     assert entry["difference_pp"] == fast["final"]["test_acc"] - entry["plain"]["final_test_acc"]
     assert entry["within_target"] == (abs(entry["difference_pp"]) <= 1.0)
     assert "| lenet5 | 0.001 | 2 | 1024 |" in report.with_suffix(".md").read_text()
+
+
+def test_time_to_accuracy_reads_epochs_from_the_records_and_times_them_side_by_side(cifar, tmp_path):
+    from cifar_helpers import recipe
+    from cifar_helpers.records import iter_records
+
+    result = subprocess.run([sys.executable, "benchmarks/time_to_accuracy.py", "--steps", "1", "--rounds", "1",
+                             "--test-subset", "200", "--out", str(tmp_path)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "time_to_accuracy.json").read_text())
+    contestants = report["contestants"]
+    assert [c["model"] for c in contestants.values()] == ["own-network", "whitened-net", "whitened-net-small"]
+    for c in contestants.values():
+        folder = "results" if c["model"] == "own-network" else recipe.RUNS_DIR
+        lr = 1e-3 if c["model"] == "own-network" else recipe.RECIPE.lr
+        runs = [r for _, r in iter_records(folder)
+                if r["status"] == "complete" and (r["config"]["model"], r["config"]["lr"]) == (c["model"], lr)]
+        assert c["seeds"] == sorted(r["config"]["seed"] for r in runs) and c["seeds"]
+        assert c["accuracy_curve"] == recipe.accuracy_curve(runs)
+        for accuracy, reached in c["to_accuracy"].items():
+            before = c["accuracy_curve"][:reached["epochs"]] if reached else c["accuracy_curve"]
+            if reached:  # the first epoch at that accuracy
+                assert before[-1] >= float(accuracy) and all(value < float(accuracy) for value in before[:-1])
+                assert reached["seconds"] == reached["epochs"] * c["seconds_per_epoch"] + c["evaluation_seconds"]
+            else:
+                assert max(before) < float(accuracy)
+    assert "| own-network, the original's recipe |" in (tmp_path / "time_to_accuracy.md").read_text()

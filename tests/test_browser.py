@@ -60,7 +60,7 @@ def _prepare(lab: Path, tmp: Path) -> dict[str, dict]:
     plans = {}
     for notebook in NOTEBOOKS:
         parameters = {"figures_dir": out["figures_dir"]}
-        if notebook.name[:2] in ("02", "03"):
+        if notebook.name[:2] in ("02", "03", "05"):
             parameters["runs_dir"] = out["runs_dir"]
         plans[notebook.name] = parameters
     plans[TRAINING] = dict(out, subset=500, test_subset=500, epochs=1, reuse=False, original_variant=False,
@@ -190,11 +190,12 @@ def test_run_all_in_jupyterlab(jupyterlab):
                 assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
             else:
                 assert after == before, f"{name} trained instead of loading the shipped run"
-                loads = {"02": 2, "03": 1}.get(name[:2], 0)
+                loads = {"02": 2, "03": 1, "05": 1}.get(name[:2], 0)
                 assert text.count("Loading the finished run") == loads, name
         browser.close()
     assert {p.name for p in (tmp / "asset").iterdir()} >= {
-        "cifar.png", "lenet5_1e-3.png", "lenet5-original_1e-3.png", "own-network_1e-3.png", "comparison.png"}
+        "cifar.png", "lenet5_1e-3.png", "lenet5-original_1e-3.png", "own-network_1e-3.png", "comparison.png",
+        "whitened-net.png", "ablation.png"}
     report = {"cpu_count": os.cpu_count(),
               "seconds_to_idle_kernel": {k: round(v[0], 1) for k, v in timings.items()},
               "seconds_run_all": {k: round(v[1], 1) for k, v in timings.items()}}

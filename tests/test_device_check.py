@@ -11,7 +11,8 @@ def test_device_check_runs_on_the_cpu(cifar, tmp_path):
     out = tmp_path / "report"
     result = subprocess.run(
         [sys.executable, "scripts/device_check.py", "--out", str(out), "--quick", "--skip-unit-tests",
-         "--only", "01", "04", "--bench-models", "lenet5", "--bench-images", "2048", "--bench-repeats", "1"],
+         "--only", "01", "04", "--bench-models", "lenet5", "--bench-images", "2048", "--bench-repeats", "1",
+         "--recipe-seeds"],
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

@@ -23,11 +23,15 @@ def small_parameters(notebook: Path, tmp: Path, lr: float = 0.003) -> dict:
         return dict(figures_dir=str(tmp / "asset"))
     if notebook.name.startswith("04"):
         return dict(runs_dirs=[str(tmp / "runs")], sweep_dir=str(tmp / "sweep"), figures_dir=str(tmp / "asset"))
-    return dict(SMALL, lr=lr, reuse=False, runs_dir=str(tmp / "runs"), figures_dir=str(tmp / "asset"))
+    small = dict(SMALL, lr=lr, reuse=False, runs_dir=str(tmp / "runs"), figures_dir=str(tmp / "asset"))
+    if notebook.name.startswith("05"):
+        del small["batch_size"]  # the recipe's own
+        small["model"] = "whitened-net-small"
+    return small
 
 
-def test_there_are_four_numbered_notebooks():
-    assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04"]
+def test_there_are_five_numbered_notebooks():
+    assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
@@ -45,7 +49,7 @@ def test_committed_notebook_is_clean(notebook):
 
 
 def test_series_executes_headless(cifar, tmp_path):
-    """01-04 in order, as the main job runs them, with a non-default lr injected."""
+    """01-05 in order, as the main job runs them, with a non-default lr injected."""
     for notebook in NOTEBOOKS:
         output = tmp_path / notebook.name
         papermill.execute_notebook(str(notebook), str(output), parameters=small_parameters(notebook, tmp_path),
@@ -55,9 +59,10 @@ def test_series_executes_headless(cifar, tmp_path):
         assert errors == [], notebook.name
     records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/record.json")]
     assert {(r["config"]["model"], r["config"]["lr"]) for r in records} == {
-        ("lenet5", 0.003), ("lenet5-original", 0.003), ("own-network", 0.003)}
+        ("lenet5", 0.003), ("lenet5-original", 0.003), ("own-network", 0.003), ("whitened-net-small", 0.003)}
     assert {p.name for p in (tmp_path / "asset").iterdir()} >= {
-        "cifar.png", "lenet5_3e-3.png", "lenet5-original_3e-3.png", "own-network_3e-3.png", "comparison.png"}
+        "cifar.png", "lenet5_3e-3.png", "lenet5-original_3e-3.png", "own-network_3e-3.png", "comparison.png",
+        "whitened-net-small.png"}
 
 
 def test_bad_parameter_fails_in_the_first_cell_after_parameters(cifar, tmp_path):
@@ -92,7 +97,7 @@ def test_nbval_checks_the_committed_outputs(cifar, tmp_path):
 
 
 SHIPPED_FIGURES = {"cifar.png", "lenet5_1e-3.png", "lenet5-original_1e-3.png", "own-network_1e-3.png",
-                   "comparison.png", "lr_sweep.png"}
+                   "comparison.png", "lr_sweep.png", "whitened-net.png", "ablation.png"}
 
 
 @pytest.mark.parametrize("door", ["notebooks", "root"])
@@ -110,7 +115,7 @@ def test_default_parameters_load_the_shipped_runs_from_either_door(cifar, tmp_pa
     try:
         for notebook in NOTEBOOKS:
             parameters = {"figures_dir": figures_dir}
-            if notebook.name[:2] in ("02", "03"):
+            if notebook.name[:2] in ("02", "03", "05"):
                 parameters["runs_dir"] = runs_dir
             output = tmp_path / notebook.name
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
@@ -121,7 +126,7 @@ def test_default_parameters_load_the_shipped_runs_from_either_door(cifar, tmp_pa
             assert [o for o in outputs if o.output_type == "error"] == [], notebook.name
             text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
             assert "Skipped" not in text, notebook.name
-            loads = {"02": 2, "03": 1}.get(notebook.name[:2], 0)  # 02: classic and original LeNet5
+            loads = {"02": 2, "03": 1, "05": 1}.get(notebook.name[:2], 0)  # 02: classic and original LeNet5
             assert text.count("Loading the finished run") == loads, notebook.name
         assert not (out / "runs").exists() or not any((out / "runs").iterdir())  # nothing trained
         assert {p.name for p in (out / "asset").iterdir()} == SHIPPED_FIGURES

@@ -91,6 +91,52 @@ def test_a_recipe_run_resumes_to_the_same_result(cifar, tmp_path, monkeypatch):
     for a, b in zip(resumed.record["history"], whole.record["history"]):
         for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
             assert a[key] == b[key], (key, a, b)
+    # Test-time augmentation is measured once, after the last epoch, and named by the record.
+    assert [("test_tta_acc" in h) for h in resumed.record["history"]] == [False, False, True]
+    assert resumed.record["final"]["test_tta_acc"] == whole.record["final"]["test_tta_acc"]
+    assert resumed.record["config"]["tta"] == 1
+
+
+def _complete(folder, name, config, test_acc, test_tta_acc):
+    run_dir = folder / name
+    run_dir.mkdir(parents=True)
+    final = {"epoch": config.epochs, "test_acc": test_acc, "test_tta_acc": test_tta_acc}
+    records.write_record(run_dir, {"name": name, "status": "complete", "config": config.to_dict(),
+                                   "history": [final], "final": final})
+
+
+def test_the_ablation_table_reads_each_run_as_the_ingredient_it_lacks(tmp_path):
+    _complete(tmp_path / "recipe", "a", recipe.CPU_RECIPE.replace(precision="bf16"), 90.0, 91.0)
+    _complete(tmp_path / "recipe", "b", recipe.RECIPE.replace(precision="bf16"), 93.0, 94.0)  # the other width
+    _complete(tmp_path / "ablation", "c", recipe.without("label smoothing").replace(seed=1), 88.0, 89.5)
+    _complete(tmp_path / "ablation", "d", recipe.without("flip and translate"), 80.0, 81.0)
+    table = recipe.ablation_table(tmp_path / "recipe", tmp_path / "ablation")
+    assert sorted(map(tuple, table.values.tolist())) == [
+        ("full recipe", 0, 91.0), ("without flip and translate", 0, 81.0), ("without label smoothing", 1, 89.5),
+        ("without test-time augmentation", 0, 90.0)]
+
+
+def test_accuracy_curve_and_epochs_to_an_accuracy():
+    runs = [{"history": [{"test_acc": 50.0}, {"test_acc": 80.0, "test_tta_acc": 82.0}]},
+            {"history": [{"test_acc": 60.0}, {"test_acc": 84.0, "test_tta_acc": 86.0}]}]
+    assert recipe.accuracy_curve(runs) == [55.0, 84.0]  # the last epoch: the recipe's own figure
+    assert recipe.epochs_to([55.0, 84.0], 55) == 1 and recipe.epochs_to([55.0, 84.0], 60) == 2
+    assert recipe.epochs_to([55.0, 84.0], 90) is None
+
+
+def test_the_recipe_command_names_its_runs(monkeypatch):
+    from cifar_helpers import reproduce
+
+    calls = []
+    monkeypatch.setattr(reproduce, "train_all", lambda configs, runs_dir, **kw: calls.append((configs, runs_dir, kw)))
+    assert reproduce.recipe_main(["--models", "whitened-net-small", "--seeds", "0", "1"]) == 0
+    configs, runs_dir, kw = calls.pop()
+    assert runs_dir == "results/recipe" and [c.seed for c in configs] == [0, 1]
+    assert all(c.replace(seed=0) == recipe.CPU_RECIPE for c in configs) and kw["names"] == [None, None]
+    assert reproduce.recipe_main(["--ablation", "--seeds", "0"]) == 0
+    configs, runs_dir, kw = calls.pop()
+    assert runs_dir == "results/recipe-ablation" and len(configs) == len(recipe.INGREDIENTS)
+    assert kw["names"][1] == "without-label-smoothing_s0" and configs[1] == recipe.without("label smoothing")
 
 
 def test_old_records_read_as_the_defaults_of_new_fields():
@@ -100,3 +146,29 @@ def test_old_records_read_as_the_defaults_of_new_fields():
     config = TrainConfig.from_dict(old)
     assert config.model == "own-network" and config.schedule == "constant" and config.tta == 0
     assert TrainConfig(model="own-network", epochs=40, normalization="imagenet").matches(old)
+
+
+def test_translations_reflect_the_edge_and_flips_alternate():
+    from torch.nn import functional as F
+
+    from cifar_helpers.batches import Batches, crop_and_flip
+
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).view(2, 3, 6, 6)
+    never = torch.tensor([False, False])
+    for padding_mode, reflect in (("constant", False), ("reflect", True)):
+        moved = crop_and_flip(x, torch.Generator().manual_seed(1), 2, reflect=reflect, flips=never)
+        offsets = torch.randint(0, 5, (2, 2), generator=torch.Generator().manual_seed(1))
+        padded = F.pad(x, (2, 2, 2, 2), mode=padding_mode)
+        for i in range(2):
+            r, c = offsets[:, i].tolist()
+            assert torch.equal(moved[i], padded[i, :, r:r + 6, c:c + 6]), padding_mode
+    images = torch.randint(0, 256, (8, 3, 4, 4), dtype=torch.uint8)
+    batches = Batches(images, torch.arange(8), 8, (0, 0, 0), (1 / 255,) * 3, "cpu", shuffle=False, augment=True,
+                      translate=0, generator=torch.Generator().manual_seed(0), flip="alternating")
+    seen = []
+    for epoch in range(4):
+        batches.epoch = epoch
+        x, _ = batches.first()
+        seen.append(torch.tensor([not torch.equal(x[i], images[i].float()) for i in range(8)]))
+    assert torch.equal(seen[0], ~seen[1]) and torch.equal(seen[0], seen[2]) and torch.equal(seen[1], seen[3])
+    assert 0 < int(seen[0].sum()) < 8

@@ -12,14 +12,16 @@ from cifar_helpers.reproduce import configurations
 
 def test_plan_follows_the_seed_table(tmp_path):
     steps = series.plan(tmp_path / "records", tmp_path / "asset", quick=False, reuse=True)
-    assert [s.notebook[:2] for s in steps] == ["01", "02", "02", "03", "03", "04"]
+    assert [s.notebook[:2] for s in steps] == ["01", "02", "02", "03", "03", "04", "05"]
+    assert (steps[6].parameters["model"], steps[6].parameters["epochs"]) == ("whitened-net", 10)
     trained = [(s.parameters["model"], s.parameters["lr"], s.parameters["epochs"]) for s in steps[1:5]]
     assert trained == [("lenet5", 1e-2, 20), ("lenet5", 1e-3, 40), ("own-network", 1e-2, 20), ("own-network", 1e-3, 40)]
     # the own network at lr 1e-2 with a seed that learns (seed 0 dies in its first steps)
     assert [s.parameters["seed"] for s in steps[1:5]] == [0, 0, 3, 0]
     assert len({s.output for s in steps}) == len(steps)
     quick = series.plan(tmp_path / "records", tmp_path / "asset", quick=True, reuse=True)
-    assert all(s.parameters["subset"] == 2000 and s.parameters["epochs"] == 1 for s in quick[1:5])
+    assert all(s.parameters["subset"] == 2000 and s.parameters["epochs"] == 1 for s in quick[1:5] + quick[6:])
+    assert quick[6].parameters["model"] == "whitened-net-small"
 
 
 def test_estimate_uses_the_epochs_timed_so_far(tmp_path):
@@ -30,7 +32,7 @@ def test_estimate_uses_the_epochs_timed_so_far(tmp_path):
     steps = series.plan(tmp_path, tmp_path / "asset", quick=False, reuse=True)
     # lenet5 at 11 s an epoch; lenet5-original and own-network scaled by their multiply-accumulates.
     left = series.estimate_left(steps[2:3], tmp_path, notebook_overhead=5.0)
-    assert left == pytest.approx(5 + 40 * 11 + 40 * 11 * series.MACS["lenet5-original"] / series.MACS["lenet5"])
+    assert left == pytest.approx(5 + 40 * 11 + 40 * 11 * series.macs("lenet5-original") / series.macs("lenet5"))
     assert series.estimate_left(steps, tmp_path / "empty", 5.0) is None
 
 
