@@ -95,7 +95,8 @@ def learning_curves(runs, title: str | None = None):
         h = run.history
         label = "" if len(runs) == 1 else f"{run.config.model} lr={format_lr(run.config.lr)} "
         if len(runs) == 1:
-            loss_ax.plot(h.epoch, h.train_loss, ".-", label="train (running, during the epoch)")
+            smoothed = ", smoothed targets" if run.config.label_smoothing else ""
+            loss_ax.plot(h.epoch, h.train_loss, ".-", label=f"train (running, during the epoch{smoothed})")
             acc_ax.plot(h.epoch, h.train_acc, ".-", label="train (running, during the epoch)")
             if "train_eval_acc" in h:
                 acc_ax.plot(h.epoch, h.train_eval_acc, ".--", label="train set, eval mode (the original's 'Accuracy')")

@@ -64,6 +64,11 @@ def write_checkpoint(run_dir: Path, state: dict) -> None:
     _atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(state, f))
 
 
+def write_file(run_dir: Path, name: str, data: bytes) -> None:
+    """A file of a run received as bytes (a sweep's worker sent it), written atomically."""
+    _atomic_write(Path(run_dir) / name, lambda f: f.write(data))
+
+
 def slim_checkpoint(run_dir: Path) -> tuple[int, int]:
     """Keep only the weights and history in a complete run's checkpoint, to ship it: the optimizer
     and random states only serve a resume, and a complete run has nothing left to resume.

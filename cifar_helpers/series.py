@@ -182,40 +182,6 @@ def run_series(name: str, quick: bool, reuse: bool, only: list[str] | None = Non
     return out_dir
 
 
-SWEEP_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
-
-
-def sweep(epochs: int, models: list[str], records_dir: str, subset: int | None = None,
-          lrs=SWEEP_LRS, out_dir: str = "runs/sweep", test_subset: int | None = None) -> None:
-    """Notebooks 02/03 over learning rates; records to `records_dir` (read by notebook 04),
-    executed notebooks and figures to `out_dir`."""
-    from .records import ensure_writable
-
-    out_dir = ensure_writable(project_path(out_dir))
-    records = ensure_writable(project_path(records_dir))
-    notebooks = {"lenet5": "02_lenet5.ipynb", "own-network": "03_own_network.ipynb"}
-    steps = []
-    for model in models:
-        for lr in lrs:
-            parameters = dict(model=model, lr=lr, epochs=epochs, subset=subset, test_subset=test_subset, reuse=True,
-                              runs_dir=str(records), figures_dir=str(out_dir / "asset"))
-            if model == "lenet5":
-                parameters["original_variant"] = False
-            steps.append(Step(notebooks[model], f"{model}_lr{format_lr(lr)}.ipynb", parameters))
-    run_steps(steps, out_dir, records)
-
-
-def sweep_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cifar_helpers sweep",
-                                     description=f"Notebooks 02 and 03 at lr {', '.join(map(format_lr, SWEEP_LRS))}.")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--models", nargs="+", default=["lenet5", "own-network"], choices=["lenet5", "own-network"])
-    parser.add_argument("--subset", type=int, default=None)
-    parser.add_argument("--runs-dir", default="results/sweep")
-    args = parser.parse_args(argv)
-    return run_command(sweep, args.epochs, args.models, args.runs_dir, subset=args.subset)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 tasks.py run", description=__doc__)
     parser.add_argument("--quick", action="store_true",

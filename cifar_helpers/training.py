@@ -278,7 +278,7 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
     autocast = (lambda: torch.autocast(target.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
 
     start = saved = len(record["history"])
-    bar = _progress_bar(progress, total=(config.epochs - start) * len(train),
+    bar = progress_bar(progress, total=(config.epochs - start) * len(train),
                         desc=f"{config.model} lr={records.format_lr(config.lr)}")
     try:
         for epoch in range(start + 1, config.epochs + 1):
@@ -401,7 +401,7 @@ def finish(record: dict, status: str) -> None:
     record["collapsed"] = history[-1]["test_top_class_share"] >= COLLAPSE_SHARE
 
 
-def _progress_bar(enabled: bool, total: int, desc: str):
+def progress_bar(enabled: bool, total: int, desc: str):
     """A tqdm bar: a widget in JupyterLab, text in a terminal or under papermill.
 
     Papermill saves widgets as unreadable placeholders, so CIFAR_PROGRESS=text (set by the

@@ -82,14 +82,6 @@ def test_reproduce_can_keep_one_row_of_the_table():
         list(configurations(["own-network"], [4], lrs=[1e-2, 3e-3]))
 
 
-def test_sweep_writes_one_record_per_lr(cifar, tmp_path):
-    series.sweep(epochs=1, models=["lenet5"], records_dir=str(tmp_path / "records"), subset=500,
-                 test_subset=500, lrs=(1e-3, 3e-3), out_dir=str(tmp_path / "out"))
-    records = [json.loads(p.read_text()) for p in (tmp_path / "records").glob("*/record.json")]
-    assert sorted(r["config"]["lr"] for r in records) == [1e-3, 3e-3]  # the original variant is not swept
-    assert len(list((tmp_path / "out").glob("*.ipynb"))) == 2
-
-
 def test_sweep_plot_labels_each_model_with_its_own_epochs():
     import pandas as pd
 

@@ -1,0 +1,188 @@
+"""Learning-rate sweeps on Dask: one papermill execution of notebook 02 or 03 per (model, lr,
+seed), fanned out to a Dask cluster (`distributed`): a LocalCluster sized to this machine by
+default, or any running scheduler by address (`--scheduler tcp://host:8786`: SSH, SLURM through
+dask-jobqueue, Kubernetes). Each worker executes its notebook into a temporary folder and sends
+the run's record, checkpoint and executed notebook back; the client writes them into the runs
+folder, so the workers share no file system (each needs CIFAR-10: CIFAR10_ROOT or the download).
+Finished runs are skipped on a rerun; a failing run is reported with its error and loses none of
+the others."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .command import interrupt_on_sigterm, run_command
+from .errors import CifarHelpersError
+from .paths import REPO, project_path
+from .records import format_lr
+
+SWEEP_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
+NOTEBOOKS = {"lenet5": "02_lenet5.ipynb", "own-network": "03_own_network.ipynb"}
+NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook, beside the run's record and checkpoint
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One point of the sweep: the notebook that trains it and its papermill parameters."""
+
+    model: str
+    lr: float
+    seed: int
+    parameters: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} lr={format_lr(self.lr)} seed={self.seed}"
+
+
+def plan(models, lrs, seeds, epochs: int, subset: int | None = None, test_subset: int | None = None) -> list[SweepRun]:
+    runs = []
+    for model in models:
+        if model not in NOTEBOOKS:
+            raise CifarHelpersError(f"The sweep trains {' and '.join(NOTEBOOKS)} (notebooks 02 and 03), not "
+                                    f"{model!r}. Use --models with those names.")
+        for lr in lrs:
+            for seed in seeds:
+                parameters = dict(model=model, lr=lr, seed=seed, epochs=epochs, subset=subset,
+                                  test_subset=test_subset, reuse=False)
+                if model == "lenet5":
+                    parameters["original_variant"] = False  # notebook 02 would train it too
+                runs.append(SweepRun(model, lr, seed, parameters))
+    return runs
+
+
+def execute_run(notebook: str, parameters: dict) -> dict:
+    """On a worker: execute one notebook into a temporary folder and return the run it trained
+    (record, checkpoint and executed notebook, as text and bytes). A failing cell raises
+    CifarHelpersError with its error."""
+    import papermill
+
+    from .series import encrypted_kernel_manager
+
+    os.environ["CIFAR_PROGRESS"] = "text"  # papermill cannot save progress widgets
+    with tempfile.TemporaryDirectory(prefix="cifar-sweep-") as tmp:
+        tmp = Path(tmp)
+        executed = tmp / NOTEBOOK_FILE
+        try:
+            papermill.execute_notebook(str(REPO / "notebooks" / notebook), str(executed),
+                                       parameters=dict(parameters, runs_dir=str(tmp / "runs"),
+                                                       figures_dir=str(tmp / "asset")),
+                                       kernel_name="python3", progress_bar=False, cwd=str(REPO),
+                                       kernel_manager_class=encrypted_kernel_manager())
+        except papermill.PapermillExecutionError as exc:
+            raise CifarHelpersError(f"{notebook} failed in cell {exc.exec_count}: {exc.ename}: "
+                                    f"{exc.evalue.rstrip('.')}.") from None
+        (run_dir,) = [d for d in (tmp / "runs").iterdir() if (d / "record.json").is_file()]
+        return {"name": run_dir.name, "record": (run_dir / "record.json").read_text(),
+                "checkpoint": (run_dir / "checkpoint.pt").read_bytes(), "notebook": executed.read_bytes()}
+
+
+def _finished(runs_dir: Path, run: SweepRun) -> Path | None:
+    from .training import find_run
+
+    fields = {k: run.parameters[k] for k in ("model", "lr", "seed", "epochs", "subset", "test_subset")}
+    return find_run([runs_dir], with_checkpoint=False, **fields)
+
+
+def _save(runs_dir: Path, result: dict) -> Path:
+    from . import records
+
+    run_dir = records.new_run_dir(runs_dir, result["name"])
+    records.write_file(run_dir, records.CHECKPOINT, result["checkpoint"])
+    records.write_file(run_dir, NOTEBOOK_FILE, result["notebook"])
+    records.write_record(run_dir, json.loads(result["record"]))  # last: a record says the run is whole
+    return run_dir
+
+
+def local_cluster(runs: int, workers: int | None = None):
+    """A LocalCluster of worker processes, one run at a time each, with workers x torch threads
+    no more than this machine's cores."""
+    from distributed import LocalCluster
+
+    cores = os.cpu_count() or 1
+    workers = max(1, min(workers or cores, runs, cores))
+    threads = max(1, cores // workers)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        env={"OMP_NUM_THREADS": str(threads)}), workers, threads
+
+
+def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None = None,
+          test_subset: int | None = None, scheduler: str | None = None, workers: int | None = None,
+          progress: bool = True) -> None:
+    """Train every (model, lr, seed) not yet finished in runs_dir, on Dask; raise one
+    CifarHelpersError naming the runs that failed, after every other run is saved."""
+    from distributed import Client, as_completed
+
+    from .records import ensure_writable
+    from .training import progress_bar
+
+    folder = ensure_writable(project_path(runs_dir))
+    todo = []
+    for run in plan(models, lrs, seeds, epochs, subset, test_subset):
+        done = _finished(folder, run)
+        if done is not None:
+            print(f"done already: {run.label} ({done.name})", flush=True)
+        else:
+            todo.append(run)
+    if not todo:
+        return
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+        print(f"{len(todo)} runs on the Dask scheduler at {scheduler}", flush=True)
+    else:
+        cluster, n, threads = local_cluster(len(todo), workers)
+        client = Client(cluster)
+        print(f"{len(todo)} runs on a local Dask cluster: {n} worker(s) x {threads} torch thread(s)", flush=True)
+    failures = []
+    try:
+        futures = {client.submit(execute_run, NOTEBOOKS[run.model], run.parameters, pure=False): run
+                   for run in todo}
+        bar = progress_bar(progress, total=len(futures), desc="sweep runs")
+        for future in as_completed(futures):
+            run = futures[future]
+            try:
+                run_dir = _save(folder, future.result())
+                final = json.loads((run_dir / "record.json").read_text()).get("final", {})
+                print(f"finished: {run.label}: test accuracy {final.get('test_acc', float('nan')):.2f}% "
+                      f"({run_dir.name})", flush=True)
+            except Exception as exc:  # a failing notebook, a lost worker: reported, the others go on
+                failures.append(f"{run.label}: {type(exc).__name__}: {str(exc).rstrip('.')}")
+                print(f"FAILED: {failures[-1]}", flush=True)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if failures:
+        raise CifarHelpersError(
+            f"{len(failures)} of {len(todo)} sweep runs failed ({'; '.join(failures)}). The other runs are "
+            f"saved in {folder}; fix the cause and run the sweep again: finished runs are skipped.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers sweep", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["lenet5", "own-network"])
+    parser.add_argument("--lrs", nargs="+", type=float, default=list(SWEEP_LRS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--subset", type=int, default=None)
+    parser.add_argument("--test-subset", type=int, default=None)
+    parser.add_argument("--runs-dir", default="results/sweep")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler (default: a local cluster)")
+    parser.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args(argv)
+    interrupt_on_sigterm()
+    return run_command(sweep, args.models, args.lrs, args.seeds, args.epochs, args.runs_dir, subset=args.subset,
+                       test_subset=args.test_subset, scheduler=args.scheduler, workers=args.workers,
+                       progress=args.progress)

@@ -1,0 +1,79 @@
+"""The learning-rate sweep on Dask: a local cluster by default, any scheduler by address; records
+come back to the client, finished runs are skipped, a failing run fails alone."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cifar_helpers.errors import CifarHelpersError
+from cifar_helpers.paths import REPO
+from cifar_helpers.sweep import plan, sweep
+
+TINY = dict(epochs=1, subset=200, test_subset=200, progress=False)
+
+
+def _records(folder: Path) -> dict:
+    return {p.parent.name: json.loads(p.read_text()) for p in folder.glob("*/record.json")}
+
+
+def test_a_local_cluster_sweep_collects_every_run_and_skips_finished_ones(cifar, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    sweep(["lenet5"], [1e-3, 3e-3], [0], runs_dir=str(runs), workers=2, **TINY)
+    records = _records(runs)
+    assert sorted((r["config"]["lr"], r["config"]["seed"]) for r in records.values()) == [(1e-3, 0), (3e-3, 0)]
+    assert all(r["status"] == "complete" and r["config"]["model"] == "lenet5" for r in records.values())
+    for name in records:  # everything the worker wrote came back to the client
+        assert (runs / name / "checkpoint.pt").stat().st_size > 0
+        assert "papermill" in (runs / name / "notebook.ipynb").read_text()
+    assert "local Dask cluster: 2 worker(s) x 1 torch thread(s)" in capsys.readouterr().out
+    sweep(["lenet5"], [1e-3, 3e-3], [0], runs_dir=str(runs), workers=2, **TINY)
+    assert capsys.readouterr().out.count("done already") == 2 and _records(runs).keys() == records.keys()
+
+
+def test_the_plan_is_every_model_lr_and_seed():
+    runs = plan(["lenet5", "own-network"], [1e-3, 1e-2], [0, 1, 2], epochs=2)
+    assert [(r.model, r.lr, r.seed) for r in runs][:4] == [("lenet5", 1e-3, 0), ("lenet5", 1e-3, 1),
+                                                          ("lenet5", 1e-3, 2), ("lenet5", 1e-2, 0)]
+    assert len(runs) == 12 and all(r.parameters["epochs"] == 2 and not r.parameters["reuse"] for r in runs)
+    assert runs[0].parameters["original_variant"] is False and "original_variant" not in runs[-1].parameters
+    with pytest.raises(CifarHelpersError, match="not 'whitened-net'"):
+        plan(["whitened-net"], [1e-3], [0], epochs=1)
+
+
+def test_a_run_with_a_bad_value_fails_alone_with_its_message(cifar, tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(CifarHelpersError, match=r"1 of 2 sweep runs failed \(lenet5 lr=-1e0 seed=0: .*lr"):
+        sweep(["lenet5"], [1e-3, -1.0], [0], runs_dir=str(runs), workers=2, **TINY)
+    assert [r["config"]["lr"] for r in _records(runs).values()] == [1e-3]
+
+
+def test_the_sweep_runs_on_a_scheduler_and_worker_started_apart(cifar, tmp_path):
+    dask = Path(sys.executable).parent / "dask"
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([dask, "scheduler", "--scheduler-file", address_file, "--no-dashboard",
+                                  "--port", "0"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        for _ in range(300):
+            if address_file.is_file() and address_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard"], cwd=tmp_path,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        result = subprocess.run([sys.executable, "-m", "cifar_helpers", "sweep", "--models", "lenet5", "--lrs", "1e-3",
+                                 "--seeds", "0", "--epochs", "1", "--subset", "200", "--test-subset", "200",
+                                 "--runs-dir", str(tmp_path / "runs"), "--scheduler", address, "--no-progress"],
+                                cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert f"1 runs on the Dask scheduler at {address}" in result.stdout
+        assert [r["config"]["lr"] for r in _records(tmp_path / "runs").values()] == [1e-3]
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
