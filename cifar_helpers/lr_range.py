@@ -1,5 +1,5 @@
 """The learning-rate range test (Smith, "Cyclical learning rates", 2017; fastai's lr_find): train a
-few hundred steps while the rate grows exponentially, watch the smoothed loss, stop when it
+hundred or more steps while the rate grows exponentially, watch the smoothed loss, stop when it
 diverges, put the weights back, and suggest a rate a little below the one where the loss was
 lowest. Written here, not taken from torch-lr-finder, because it must take fit's own step
 (train_step, with the run's mixed precision, channels_last and label smoothing) on the
@@ -79,3 +79,81 @@ def lr_range_test(config: TrainConfig, data: CIFAR10, *, start: float = 1e-6, en
         setup.generator.set_state(saved[2])
     best = min(range(len(smoothed)), key=smoothed.__getitem__)
     return RangeTest(lrs, losses, smoothed, lrs[best] / 10, diverged)
+
+
+RESULTS_DIR = "results/lr_range"  # shipped range tests, one per network and optimizer
+
+
+def result_path(config: TrainConfig, folder: str = RESULTS_DIR):
+    """Where the range test of this network, optimizer and batch size is kept: it does not depend
+    on the rate or the number of epochs a run then trains with."""
+    from .paths import project_path
+
+    return project_path(folder) / f"{config.model}_{config.optimizer}_b{config.batch_size}.json"
+
+
+def save(result: RangeTest, config: TrainConfig, path) -> None:
+    import json
+    from dataclasses import asdict
+
+    from .device import environment
+    from .records import ensure_writable
+
+    ensure_writable(path.parent)
+    path.write_text(json.dumps({"config": config.to_dict(), "environment": environment(resolve_device("auto")),
+                                **asdict(result)}, indent=1) + "\n")
+
+
+def load(path) -> RangeTest:
+    import json
+
+    saved = json.loads(path.read_text())
+    return RangeTest(**{k: saved[k] for k in ("lrs", "losses", "smoothed", "suggestion", "diverged")})
+
+
+RAMPS = {"adam": (1e-6, 1.0), "sgd": (1e-4, 100.0)}  # start and end rates of each optimizer's ramp
+STEPS = 100  # of a shipped test: at batch 1024 about two epochs' worth of images
+
+
+def load_or_run(config: TrainConfig, data: CIFAR10, *, rerun: bool = False, device: str = "auto",
+                folder: str = RESULTS_DIR) -> RangeTest | None:
+    """The shipped range test of this network, optimizer and batch size; with rerun=True a new one
+    (a hundred training steps: seconds on a GPU, minutes for the own network on a CPU), saved
+    for next time. None, with a message, when none is shipped and rerun is False."""
+    path = result_path(config, folder)
+    if path.is_file() and not rerun:
+        print(f"Loading the range test in {path} (rerun it with rerun_lr_range = True).")
+        return load(path)
+    if not rerun:
+        print(f"No range test of {config.model} with {config.optimizer} at batch {config.batch_size} in {path.parent}; "
+              "set rerun_lr_range = True to run one.")
+        return None
+    start, end = RAMPS[config.optimizer]
+    result = lr_range_test(config, data, start=start, end=end, steps=STEPS, device=device)
+    save(result, config, path)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cifar_helpers lr-range`: the range tests the notebooks show, into results/lr_range/."""
+    import argparse
+
+    from . import original, recipe
+    from .command import run_command
+    from .data import load_cifar10
+
+    configs = {"lenet5": original.config("lenet5", 1e-3), "own-network": original.config("own-network", 1e-3),
+               "whitened-net": recipe.RECIPE, "whitened-net-small": recipe.CPU_RECIPE}
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers lr-range", description=__doc__)
+    parser.add_argument("--models", nargs="+", default=list(configs), choices=list(configs))
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+
+    def run_all():
+        data = load_cifar10()
+        for model in args.models:
+            result = load_or_run(configs[model], data, rerun=True, device=args.device)
+            print(f"{model}: suggestion {result.suggestion:.2g} after {len(result.lrs)} steps"
+                  + (" (stopped: diverged)" if result.diverged else ""), flush=True)
+
+    return run_command(run_all)

@@ -181,6 +181,23 @@ def lr_sweep(table):
     return fig
 
 
+def lr_range(result, title: str | None = None, marks: dict | None = None):
+    """A range test's loss against the learning rate (log axis): each step's loss, the smoothed
+    one, the suggestion, and other rates to compare (`marks`: legend label -> rate)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(result.lrs, result.losses, color="tab:blue", alpha=0.3, label="loss of each step")
+    ax.plot(result.lrs, result.smoothed, color="tab:blue", label="smoothed")
+    ax.axvline(result.suggestion, color="tab:green", ls="--", label=f"suggestion {result.suggestion:.2g}")
+    for (label, rate), color in zip((marks or {}).items(), ("tab:orange", "tab:red", "tab:purple")):
+        ax.axvline(rate, color=color, ls=":", label=label)
+    top = min(max(result.smoothed), 3 * min(result.smoothed))
+    ax.set(xscale="log", xlabel="learning rate (grown every step)", ylabel="training loss",
+           ylim=(0.9 * min(result.smoothed), 1.1 * top), title=title or "Learning-rate range test")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def augmented(images: torch.Tensor, translate: int = 2, reflect: bool = True, versions: int = 6, seed: int = 0):
     """Each image (a row), then `versions` random flips and translations of it, as training sees
     them (batches.crop_and_flip; `reflect`: the uncovered edge mirrored, else black)."""

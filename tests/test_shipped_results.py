@@ -5,6 +5,7 @@ import json
 import subprocess
 
 import pytest
+import torch
 
 from cifar_helpers import load_run, load_runs
 from cifar_helpers.evaluate import predict
@@ -30,10 +31,16 @@ def test_shipped_checkpoint_matches_its_record(cifar, checkpoint):
     run = load_run(checkpoint.parent)
     if run.record["status"] != "complete":
         pytest.skip("an interrupted run shipped for resuming")
-    predicted, labels = predict(run.model, cifar, normalization=run.config.normalization,
-                                subset=run.config.test_subset)
-    accuracy = 100.0 * (predicted == labels).float().mean().item()
-    assert accuracy == pytest.approx(run.record["final"]["test_acc"], abs=0.05)
+    # in the precision the run was measured in (bf16 on a CPU with native bf16), and with its
+    # test-time augmentation where the record names one
+    mixed = torch.autocast("cpu", dtype=torch.bfloat16, enabled=run.config.precision == "bf16")
+    for tta, key in ((0, "test_acc"), (run.config.tta, "test_tta_acc")):
+        if key in run.record["final"]:
+            with mixed:
+                predicted, labels = predict(run.model, cifar, normalization=run.config.normalization,
+                                            subset=run.config.test_subset, tta=tta)
+            accuracy = 100.0 * (predicted == labels).float().mean().item()
+            assert accuracy == pytest.approx(run.record["final"][key], abs=0.05), key
 
 
 PARITY_REPORTS = sorted((REPO / "benchmarks" / "results").glob("parity-*.json"))
