@@ -19,7 +19,7 @@ RECIPE = TrainConfig(
     label_smoothing=0.2, batchnorm="recipe", bias_lr_scale=64.0,
     augment=True, translate=2, padding="reflect", flip="alternating", tta=2, eval_train=False,
 )
-# The same recipe at a quarter of the width (32/128/128): a CPU trains it in minutes.
+# The same recipe at half the width (32/128/128, a quarter of the compute): a CPU trains it in minutes.
 CPU_RECIPE = RECIPE.replace(model="whitened-net-small")
 
 # Each trained ingredient, and the fields that switch it off (notebook 05's ablation). Test-time
