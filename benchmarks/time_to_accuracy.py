@@ -18,7 +18,6 @@ records hold them.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
@@ -31,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cifar_helpers import load_cifar10, original, recipe  # noqa: E402
-from cifar_helpers.device import device_name, resolve_device, resolve_precision  # noqa: E402
+from cifar_helpers.device import device_name, resolve_device  # noqa: E402
 from cifar_helpers.models import build_model, count_macs, count_parameters  # noqa: E402
 from cifar_helpers.records import iter_records  # noqa: E402
-from cifar_helpers.training import AUTOCAST_DTYPES, measure, prepare, train_step  # noqa: E402
+from cifar_helpers.training import measure, mixed_precision, prepare, resolved, train_step  # noqa: E402
 
 ACCURACIES = (60, 70, 77, 90, 94)
 CONTESTANTS = {  # name -> (configuration, folder of its committed runs)
@@ -60,13 +59,10 @@ class Timed:
     """One contestant's training steps, exactly as fit takes them."""
 
     def __init__(self, config, data, device: torch.device, test_subset: int | None = None):
-        self.config = config.replace(precision=resolve_precision(config.precision, device),
-                                     channels_last=device.type in ("cuda", "cpu"), test_subset=test_subset)
+        self.config = resolved(config, device).replace(test_subset=test_subset)
         self.setup = prepare(self.config, data, device)
         self.batches = iter(())
-        dtype = AUTOCAST_DTYPES.get(self.config.precision)
-        self.autocast = ((lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext)
-        self.scaler = torch.amp.GradScaler(device.type) if self.config.precision == "fp16" else None
+        self.autocast, self.scaler = mixed_precision(self.config, device)
         self.device = device
 
     def step(self) -> None:

@@ -7,16 +7,14 @@ device-resident batches of `prepare`, which that library's DataLoader loop does 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from dataclasses import dataclass
 
-import torch
 
 from .config import TrainConfig
 from .data import CIFAR10
-from .device import resolve_device, resolve_precision
+from .device import resolve_device
 
 
 @dataclass
@@ -35,20 +33,16 @@ def lr_range_test(config: TrainConfig, data: CIFAR10, *, start: float = 1e-6, en
     fresh one built from `config` exactly as fit builds it. The weights, the optimizer's state and
     the shuffling generator are put back afterwards, so the same setup can be trained next. Each
     parameter group keeps its ratio to config.lr (the recipe's BatchNorm scale)."""
-    from .training import AUTOCAST_DTYPES, prepare, train_step
+    from .training import mixed_precision, prepare, resolved, train_step
 
     target = resolve_device(device)
-    config = config.replace(precision=resolve_precision(config.precision, target),
-                            channels_last=target.type in ("cuda", "cpu") if config.channels_last is None
-                            else config.channels_last)
+    config = resolved(config, target)
     setup = setup or prepare(config, data, target)
     net, optimizer = setup.net, setup.optimizer
     saved = (copy.deepcopy(net.state_dict()), copy.deepcopy(optimizer.state_dict()),
              setup.generator.get_state())
     ratios = [group["lr"] / config.lr for group in optimizer.param_groups]
-    dtype = AUTOCAST_DTYPES.get(config.precision)
-    autocast = (lambda: torch.autocast(target.type, dtype=dtype)) if dtype else contextlib.nullcontext
-    scaler = torch.amp.GradScaler(target.type) if config.precision == "fp16" else None
+    autocast, scaler = mixed_precision(config, target)
     growth = (end / start) ** (1 / max(1, steps - 1))
     lrs, losses, smoothed = [], [], []
     average, lowest, diverged = 0.0, math.inf, False

@@ -73,10 +73,7 @@ def fit(config: TrainConfig, data: CIFAR10 | None = None, *, device: str = "auto
         raise TypeError(f"fit() takes a TrainConfig, not {type(config).__name__}: for example "
                         "fit(TrainConfig(model='lenet5', epochs=40, lr=1e-3)).")
     target = resolve_device(device)
-    config = config.replace(
-        precision=resolve_precision(config.precision, target),
-        channels_last=(target.type in ("cuda", "cpu") if config.channels_last is None  # faster there
-                       else config.channels_last))
+    config = resolved(config, target)
     run_dir = records.new_run_dir(runs_dir, name or default_name(config))
     record = {
         "format": 1,
@@ -91,6 +88,22 @@ def fit(config: TrainConfig, data: CIFAR10 | None = None, *, device: str = "auto
     }
     records.write_record(run_dir, record)  # from its first moment a run folder says what it is
     return _train(run_dir, record, data, target, progress, checkpoint=None)
+
+
+def resolved(config: TrainConfig, target: torch.device) -> TrainConfig:
+    """The configuration with its 'auto' choices made for this device, as fit records them."""
+    return config.replace(
+        precision=resolve_precision(config.precision, target),
+        channels_last=(target.type in ("cuda", "cpu") if config.channels_last is None  # faster there
+                       else config.channels_last))
+
+
+def mixed_precision(config: TrainConfig, target: torch.device):
+    """(autocast, scaler) for a resolved configuration's precision: what train_step and measure take."""
+    dtype = AUTOCAST_DTYPES.get(config.precision)
+    autocast = (lambda: torch.autocast(target.type, dtype=dtype)) if dtype else contextlib.nullcontext
+    scaler = torch.amp.GradScaler(target.type) if config.precision == "fp16" else None
+    return autocast, scaler
 
 
 def default_name(config: TrainConfig) -> str:
@@ -256,8 +269,7 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
     net, opt, scheduler, batches, generator = (setup.net, setup.optimizer, setup.scheduler, setup.batches,
                                                setup.generator)
     train = batches["train"]
-    amp_dtype = AUTOCAST_DTYPES.get(config.precision)
-    scaler = torch.amp.GradScaler(target.type) if config.precision == "fp16" else None
+    autocast, scaler = mixed_precision(config, target)
     if target.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if checkpoint is not None:
@@ -275,7 +287,6 @@ def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint
         if target.type == "cuda" and checkpoint.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(checkpoint["cuda_rng"], target)
     step_net = torch.compile(net) if config.compile else net
-    autocast = (lambda: torch.autocast(target.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
 
     start = saved = len(record["history"])
     bar = progress_bar(progress, total=(config.epochs - start) * len(train),
