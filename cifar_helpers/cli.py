@@ -106,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         from .lr_range import main as lr_range_main
 
         return lr_range_main(argv[1:])
+    if argv[:1] == ["student"]:
+        from .classroom import student_main
+
+        return student_main(argv[1:])
+    if argv[:1] == ["course"]:
+        from .classroom import course_main
+
+        return course_main(argv[1:])
     if argv[:1] == ["readme-table"]:
         from .compare import update_readme
         from .paths import REPO
@@ -128,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("recipe", help="notebook 05's fast recipe over seeds, or its ablation (see: recipe --help)")
     sub.add_parser("sweep", help="notebooks 02/03 over learning rates and seeds, on Dask (see: sweep --help)")
     sub.add_parser("lr-range", help="the learning-rate range tests the notebooks show (see: lr-range --help)")
+    sub.add_parser("student", help="rebuild the student version of the notebooks in student/ with nbgrader")
+    sub.add_parser("course", help="set up an nbgrader course folder for a teacher (see: course --help)")
     sub.add_parser("readme-table", help="regenerate README.md's tables from results/")
     sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")
     sub.add_parser("slim-checkpoint", help="drop the resume-only state from complete runs' checkpoints")

@@ -22,6 +22,7 @@ from .paths import REPO, project_path
 from .records import format_lr
 
 SWEEP_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
+VAL_SIZE = 5000  # training images held out: the best rate is chosen on them, never on the test set
 NOTEBOOKS = {"lenet5": "02_lenet5.ipynb", "own-network": "03_own_network.ipynb"}
 NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook, beside the run's record and checkpoint
 
@@ -40,7 +41,8 @@ class SweepRun:
         return f"{self.model} lr={format_lr(self.lr)} seed={self.seed}"
 
 
-def plan(models, lrs, seeds, epochs: int, subset: int | None = None, test_subset: int | None = None) -> list[SweepRun]:
+def plan(models, lrs, seeds, epochs: int, subset: int | None = None, test_subset: int | None = None,
+         val_size: int = VAL_SIZE) -> list[SweepRun]:
     runs = []
     for model in models:
         if model not in NOTEBOOKS:
@@ -49,7 +51,7 @@ def plan(models, lrs, seeds, epochs: int, subset: int | None = None, test_subset
         for lr in lrs:
             for seed in seeds:
                 parameters = dict(model=model, lr=lr, seed=seed, epochs=epochs, subset=subset,
-                                  test_subset=test_subset, reuse=False)
+                                  test_subset=test_subset, val_size=val_size, reuse=False)
                 if model == "lenet5":
                     parameters["original_variant"] = False  # notebook 02 would train it too
                 runs.append(SweepRun(model, lr, seed, parameters))
@@ -85,7 +87,7 @@ def execute_run(notebook: str, parameters: dict) -> dict:
 def _finished(runs_dir: Path, run: SweepRun) -> Path | None:
     from .training import find_run
 
-    fields = {k: run.parameters[k] for k in ("model", "lr", "seed", "epochs", "subset", "test_subset")}
+    fields = {k: run.parameters[k] for k in ("model", "lr", "seed", "epochs", "subset", "test_subset", "val_size")}
     return find_run([runs_dir], with_checkpoint=False, **fields)
 
 
@@ -112,8 +114,8 @@ def local_cluster(runs: int, workers: int | None = None):
 
 
 def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None = None,
-          test_subset: int | None = None, scheduler: str | None = None, workers: int | None = None,
-          progress: bool = True) -> None:
+          test_subset: int | None = None, val_size: int = VAL_SIZE, scheduler: str | None = None,
+          workers: int | None = None, progress: bool = True) -> None:
     """Train every (model, lr, seed) not yet finished in runs_dir, on Dask; raise one
     CifarHelpersError naming the runs that failed, after every other run is saved."""
     from distributed import Client, as_completed
@@ -123,7 +125,7 @@ def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None 
 
     folder = ensure_writable(project_path(runs_dir))
     todo = []
-    for run in plan(models, lrs, seeds, epochs, subset, test_subset):
+    for run in plan(models, lrs, seeds, epochs, subset, test_subset, val_size):
         done = _finished(folder, run)
         if done is not None:
             print(f"done already: {run.label} ({done.name})", flush=True)
@@ -149,8 +151,8 @@ def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None 
             try:
                 run_dir = _save(folder, future.result())
                 final = json.loads((run_dir / "record.json").read_text()).get("final", {})
-                print(f"finished: {run.label}: test accuracy {final.get('test_acc', float('nan')):.2f}% "
-                      f"({run_dir.name})", flush=True)
+                print(f"finished: {run.label}: validation {final.get('val_acc', float('nan')):.2f}%, test "
+                      f"{final.get('test_acc', float('nan')):.2f}% ({run_dir.name})", flush=True)
             except Exception as exc:  # a failing notebook, a lost worker: reported, the others go on
                 failures.append(f"{run.label}: {type(exc).__name__}: {str(exc).rstrip('.')}")
                 print(f"FAILED: {failures[-1]}", flush=True)
@@ -177,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--subset", type=int, default=None)
     parser.add_argument("--test-subset", type=int, default=None)
+    parser.add_argument("--val-size", type=int, default=VAL_SIZE,
+                        help="training images held out to choose the rate on (0: none; the summary then has no choice)")
     parser.add_argument("--runs-dir", default="results/sweep")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (default: a local cluster)")
     parser.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
@@ -184,5 +188,5 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     interrupt_on_sigterm()
     return run_command(sweep, args.models, args.lrs, args.seeds, args.epochs, args.runs_dir, subset=args.subset,
-                       test_subset=args.test_subset, scheduler=args.scheduler, workers=args.workers,
+                       test_subset=args.test_subset, val_size=args.val_size, scheduler=args.scheduler, workers=args.workers,
                        progress=args.progress)

@@ -1,0 +1,103 @@
+"""The classroom edition on nbgrader: the committed student version is what nbgrader makes of the
+teacher's notebooks; the teacher's notebooks pass nbgrader's validation; autograding a student
+notebook filled with the solutions gives full marks, a blank one zero, and the blank one fails in
+its exercises' test cells and nowhere else (later cells use the library's versions)."""
+
+import shutil
+
+import nbformat
+import papermill
+import pytest
+
+from cifar_helpers.classroom import STUDENT_DIR, build_student, nbgrader, teacher_notebooks, write_course
+from cifar_helpers.paths import REPO
+
+STUDENTS = ("full", "blank")
+
+
+def grade_cells(nb) -> dict:
+    return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def solution_cells(nb) -> dict:
+    return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def test_every_notebook_has_at_least_two_exercises_with_tests():
+    for notebook in teacher_notebooks():
+        nb = nbformat.read(notebook, as_version=4)
+        answers, tests = solution_cells(nb), grade_cells(nb)
+        assert len(answers) >= 2 and len(tests) == len(answers), notebook.name
+        assert all(f"{gid}-tests" in tests for gid in answers), notebook.name
+        assert all("### BEGIN SOLUTION" in c.source for c in answers.values()), notebook.name
+
+
+def test_the_committed_student_version_is_up_to_date(tmp_path):
+    build_student(tmp_path)
+    committed = REPO / STUDENT_DIR
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in committed.iterdir())
+    for built in tmp_path.iterdir():
+        assert built.read_bytes() == (committed / built.name).read_bytes(), (
+            f"{STUDENT_DIR}/{built.name} is stale: run `python -m cifar_helpers student` and commit it")
+    for notebook in committed.glob("*.ipynb"):
+        text = notebook.read_text()
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, notebook.name
+        assert "raise NotImplementedError()" in text, notebook.name
+
+
+@pytest.fixture(scope="module")
+def course(cifar, tmp_path_factory):
+    """A course built from the teacher's notebooks with figures and runs sent to a temporary
+    folder (papermill's injected parameters), so grading leaves asset/ alone."""
+    tmp = tmp_path_factory.mktemp("classroom")
+    teacher = tmp / "teacher"
+    teacher.mkdir()
+    for notebook in teacher_notebooks():
+        parameters = {"figures_dir": str(tmp / "asset")}
+        if notebook.name[:2] in ("02", "03", "05"):
+            parameters["runs_dir"] = str(tmp / "runs")
+        papermill.execute_notebook(str(notebook), str(teacher / notebook.name), parameters=parameters,
+                                   prepare_only=True, kernel_name="python3")
+    course_dir = tmp / "course"
+    release = write_course(course_dir, sorted(teacher.glob("*.ipynb")))
+    return {"dir": course_dir, "release": release, "teacher": teacher}
+
+
+def test_the_teacher_notebooks_pass_nbgrader_validate(course):
+    output = nbgrader(course["dir"], "validate", *sorted(str(p) for p in course["teacher"].glob("*.ipynb")))
+    assert output.count("Success! Your notebook passes all the tests.") == len(teacher_notebooks()), output[-3000:]
+
+
+def test_autograde_gives_full_marks_for_the_solutions_and_zero_for_a_blank_notebook(course):
+    from nbgrader.api import Gradebook
+
+    course_dir, release = course["dir"], course["release"]
+    for notebook in teacher_notebooks():
+        teacher = solution_cells(nbformat.read(course["teacher"] / notebook.name, as_version=4))
+        for student in STUDENTS:
+            released = nbformat.read(release / notebook.stem / notebook.name, as_version=4)
+            submitted = course_dir / "submitted" / student / notebook.stem
+            submitted.mkdir(parents=True)
+            if student == "full":  # the student's notebook, each answer cell filled with the solution
+                for gid, cell in solution_cells(released).items():
+                    cell.source = teacher[gid].source
+            nbformat.write(released, submitted / notebook.name)
+    nbgrader(course_dir, "autograde", "*", "--force")
+
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+        for notebook in teacher_notebooks():
+            full = gradebook.find_submission(notebook.stem, "full")
+            blank = gradebook.find_submission(notebook.stem, "blank")
+            assert full.max_score >= 4 and full.score == full.max_score, notebook.name
+            assert blank.score == 0, notebook.name
+
+    for notebook in teacher_notebooks():
+        for student in STUDENTS:
+            graded = nbformat.read(course_dir / "autograded" / student / notebook.stem / notebook.name, as_version=4)
+            failing = {c.metadata.get("nbgrader", {}).get("grade_id", f"cell {i}") for i, c in enumerate(graded.cells)
+                       if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)}
+            expected = set(grade_cells(graded)) if student == "blank" else set()
+            assert failing == expected, (notebook.name, student)
+    shutil.rmtree(course_dir / "autograded")
