@@ -188,5 +188,5 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     interrupt_on_sigterm()
     return run_command(sweep, args.models, args.lrs, args.seeds, args.epochs, args.runs_dir, subset=args.subset,
-                       test_subset=args.test_subset, val_size=args.val_size, scheduler=args.scheduler, workers=args.workers,
-                       progress=args.progress)
+                       test_subset=args.test_subset, val_size=args.val_size, scheduler=args.scheduler,
+                       workers=args.workers, progress=args.progress)
