@@ -55,16 +55,20 @@ def markdown(table: pd.DataFrame) -> str:
 
 def readme_blocks(results_dir) -> dict[str, str]:
     """The README's generated tables, from the committed run records: the original's table
-    (results/) and notebook 05's recipe (results/recipe/), each between its two markers."""
+    (results/), notebook 05's recipe (results/recipe/) and the learning-rate sweep
+    (results/sweep/), each between its two markers."""
     from pathlib import Path
 
-    from . import recipe
+    from . import recipe, sweep
     from .records import load_runs
 
     results_dir = Path(results_dir)
-    tables = {"results-table": results_table(load_runs(results_dir)),
-              "recipe-table": recipe.results_table(load_runs(results_dir / "recipe"))}
-    return {name: f"<!-- {name}: generated -->\n{markdown(table.drop(columns=['Device']))}\n<!-- /{name} -->"
+    swept = load_runs(results_dir / "sweep")
+    tables = {"results-table": results_table(load_runs(results_dir)).drop(columns=["Device"]),
+              "recipe-table": recipe.results_table(load_runs(results_dir / "recipe")).drop(columns=["Device"]),
+              "sweep-table": sweep.summary(swept),
+              "sweep-choice": sweep.against_range_tests(swept, results_dir / "lr_range")}
+    return {name: f"<!-- {name}: generated -->\n{markdown(table)}\n<!-- /{name} -->"
             for name, table in tables.items()}
 
 

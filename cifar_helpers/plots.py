@@ -167,17 +167,37 @@ def first_layer_filters(model: torch.nn.Module):
     return fig
 
 
-def lr_sweep(table):
-    """Final test accuracy against learning rate (log axis), one line per model. The models may
-    have been swept for different numbers of epochs (fewer for the slower one on a CPU), so each
-    line's label says its own."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+def lr_sweep(table, chosen: dict | None = None, suggestions: dict | None = None):
+    """Last-epoch accuracy against the learning rate (log axis), one line per model: the mean over
+    the seeds with their standard deviation as error bars, and each seed as a dot, so a dead start
+    shows as the dot at 10% it is. Left the validation split, which chooses the rate (`chosen`,
+    model -> rate, ringed); right the test set, which only reports. The models may have been swept
+    for different numbers of epochs, so each line's label says its own; `suggestions` (model ->
+    rate) draws the range tests' suggestions as dotted lines."""
+    panels = [(column, title) for column, title in (("val_acc", "validation split (chooses the rate)"),
+                                                    ("test_acc", "test set (reported, never chooses)"))
+              if column in table and table[column].notna().any()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False, sharey=True)
     epochs = table.groupby("model")["epochs"].agg(lambda e: "/".join(str(n) for n in sorted(e.unique())))
-    labelled = table.assign(run=table["model"].map(lambda m: f"{m}, {epochs[m]} epochs"))
-    sns.lineplot(labelled, x="lr", y="test_acc", hue="run", marker="o", ax=ax, errorbar="sd")
-    ax.legend(title=None)
-    ax.set(xscale="log", xlabel="learning rate", ylabel="final test accuracy (%)", title="Learning-rate sweep")
-    ax.grid(alpha=0.3)
+    colors = dict(zip(sorted(table["model"].unique()), sns.color_palette()))
+    for ax, (column, title) in zip(axes.flat, panels):
+        for model, group in table.groupby("model"):
+            color = colors[model]
+            stats = group.groupby("lr")[column].agg(["mean", "std"])
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4, color=color,
+                        label=f"{model}, {epochs[model]} epochs")
+            ax.scatter(group["lr"], group[column], s=14, alpha=0.5, color=color)
+            if chosen and model in chosen:
+                ax.scatter([chosen[model]], [stats.loc[chosen[model], "mean"]], s=220, facecolors="none",
+                           edgecolors=color, linewidths=2, label=f"{model}: chosen on validation")
+            if suggestions and model in suggestions:
+                ax.axvline(suggestions[model], color=color, ls=":",
+                           label=f"{model}: range test suggests {suggestions[model]:.2g}")
+        ax.set(xscale="log", xlabel="learning rate", title=title)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("accuracy after the last epoch (%)")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Learning-rate sweep: mean ± std over seeds, each seed a dot")
     return fig
 
 

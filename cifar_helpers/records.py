@@ -197,6 +197,8 @@ def summarize(run_dir: Path, record: dict) -> dict:
         "epochs_done": len(history),
         "seed": config["seed"],
         "normalization": config["normalization"],
+        "optimizer": config.get("optimizer"),
+        "batch_size": config.get("batch_size"),
         "subset": config.get("subset"),
         "augment": config.get("augment", False),
         "precision": config.get("precision"),

@@ -170,6 +170,63 @@ def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None 
             f"saved in {folder}; fix the cause and run the sweep again: finished runs are skipped.")
 
 
+def complete(runs):
+    """The complete runs of a sweep's table (load_runs) that held out a validation split."""
+    return runs[(runs["status"] == "complete") & (runs["val_size"].fillna(0) > 0)]
+
+
+def chosen_rates(runs) -> dict:
+    """model -> the rate whose runs reach the highest mean validation accuracy at their last
+    epoch. The test set takes no part in the choice."""
+    done = complete(runs)
+    means = done.groupby(["model", "lr"])["val_acc"].mean()
+    return {model: float(means[model].idxmax()) for model in done["model"].unique()}
+
+
+def summary(runs):
+    """One row per (model, lr) of a sweep's complete runs: last-epoch validation and test
+    accuracy, mean ± std over the seeds, the collapsed runs, and the rate the validation split
+    chooses for each network."""
+    import pandas as pd
+
+    from .compare import mean_std
+
+    done = complete(runs)
+    chosen = chosen_rates(runs)
+    rows = [{"Network": model, "lr": format_lr(lr), "Epochs": int(group["epochs"].iloc[0]), "Seeds": len(group),
+             "Validation (%)": mean_std(group["val_acc"]), "Test (%)": mean_std(group["test_acc"]),
+             "Collapsed": int(group["collapsed"].sum()), "Chosen on validation": "yes" if chosen[model] == lr else ""}
+            for (model, lr), group in done.groupby(["model", "lr"])]
+    return pd.DataFrame(rows)
+
+
+def range_suggestions(runs, folder: str | None = None) -> dict:
+    """model -> the suggestion of the shipped range test of the sweep's network, optimizer and
+    batch size (networks without one are left out)."""
+    from . import lr_range
+    from .config import TrainConfig
+
+    suggestions = {}
+    for model, group in complete(runs).groupby("model"):
+        config = TrainConfig(model=model, batch_size=int(group["batch_size"].iloc[0]),
+                             optimizer=group["optimizer"].iloc[0])
+        path = lr_range.result_path(config, folder or lr_range.RESULTS_DIR)
+        if path.is_file():
+            suggestions[model] = lr_range.load(path).suggestion
+    return suggestions
+
+
+def against_range_tests(runs, folder: str | None = None):
+    """Per network: the rate chosen on the validation split beside the range test's suggestion."""
+    import pandas as pd
+
+    suggestions = range_suggestions(runs, folder)
+    return pd.DataFrame([{"Network": model, "Chosen on validation": format_lr(lr),
+                          "Range test suggests": f"{suggestions[model]:.2g}" if model in suggestions else "-",
+                          "Suggestion / chosen": f"{suggestions[model] / lr:.2g}" if model in suggestions else "-"}
+                         for model, lr in chosen_rates(runs).items()])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers sweep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

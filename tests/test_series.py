@@ -82,13 +82,17 @@ def test_reproduce_can_keep_one_row_of_the_table():
         list(configurations(["own-network"], [4], lrs=[1e-2, 3e-3]))
 
 
-def test_sweep_plot_labels_each_model_with_its_own_epochs():
+def test_sweep_plot_labels_each_model_with_its_own_epochs_and_marks_the_choice():
     import pandas as pd
 
     from cifar_helpers import plots
 
     table = pd.DataFrame({"model": ["lenet5", "lenet5", "own-network", "own-network"], "lr": [1e-3, 1e-2, 1e-3, 1e-2],
-                          "epochs": [10, 10, 3, 3], "test_acc": [60.0, 55.0, 65.0, 50.0]})
-    fig = plots.lr_sweep(table)
+                          "epochs": [10, 10, 3, 3], "test_acc": [60.0, 55.0, 65.0, 50.0],
+                          "val_acc": [61.0, 54.0, 64.0, 52.0]})
+    fig = plots.lr_sweep(table, chosen={"lenet5": 1e-3, "own-network": 1e-3}, suggestions={"lenet5": 2.3e-3})
+    assert [ax.get_title() for ax in fig.axes] == ["validation split (chooses the rate)",
+                                                   "test set (reported, never chooses)"]
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["lenet5, 10 epochs", "own-network, 3 epochs"]
+    assert sorted(labels) == ["lenet5, 10 epochs", "lenet5: chosen on validation", "lenet5: range test suggests 0.0023",
+                              "own-network, 3 epochs", "own-network: chosen on validation"]

@@ -11,9 +11,9 @@ import pytest
 
 from cifar_helpers.errors import CifarHelpersError
 from cifar_helpers.paths import REPO
-from cifar_helpers.sweep import plan, sweep
+from cifar_helpers.sweep import against_range_tests, chosen_rates, plan, summary, sweep
 
-TINY = dict(epochs=1, subset=200, test_subset=200, progress=False)
+TINY = dict(epochs=1, subset=200, test_subset=200, val_size=100, progress=False)
 
 
 def _records(folder: Path) -> dict:
@@ -26,6 +26,7 @@ def test_a_local_cluster_sweep_collects_every_run_and_skips_finished_ones(cifar,
     records = _records(runs)
     assert sorted((r["config"]["lr"], r["config"]["seed"]) for r in records.values()) == [(1e-3, 0), (3e-3, 0)]
     assert all(r["status"] == "complete" and r["config"]["model"] == "lenet5" for r in records.values())
+    assert all(r["config"]["val_size"] == 100 and "val_acc" in r["final"] for r in records.values())
     for name in records:  # everything the worker wrote came back to the client
         assert (runs / name / "checkpoint.pt").stat().st_size > 0
         assert "papermill" in (runs / name / "notebook.ipynb").read_text()
@@ -77,3 +78,22 @@ def test_the_sweep_runs_on_a_scheduler_and_worker_started_apart(cifar, tmp_path)
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+def test_the_rate_is_chosen_on_the_validation_split_not_the_test_set(tmp_path):
+    import pandas as pd
+
+    # lr 1e-2 has the best test accuracy, 1e-3 the best validation accuracy: validation decides.
+    rows = [dict(model="lenet5", lr=lr, epochs=40, seed=seed, status="complete", val_size=5000, val_acc=val,
+                 test_acc=test, collapsed=test < 11, optimizer="adam", batch_size=1024)
+            for lr, seed, val, test in [(1e-3, 0, 63.0, 62.0), (1e-3, 1, 64.0, 62.5), (1e-2, 0, 61.0, 66.0),
+                                        (1e-2, 1, 60.0, 65.0), (1e-2, 2, 10.0, 10.0)]]
+    rows.append(dict(rows[0], lr=3e-3, val_size=0, val_acc=None, test_acc=70.0))  # no split: not a sweep point
+    runs = pd.DataFrame(rows)
+    assert chosen_rates(runs) == {"lenet5": 1e-3}
+    table = summary(runs)
+    assert table[["lr", "Seeds", "Validation (%)", "Collapsed", "Chosen on validation"]].values.tolist() == [
+        ["1e-3", 2, "63.50 ± 0.71", 0, "yes"], ["1e-2", 3, "43.67 ± 29.16", 1, ""]]
+    (tmp_path / "lenet5_adam_b1024.json").write_text(json.dumps(
+        {"lrs": [1e-3], "losses": [2.0], "smoothed": [2.0], "suggestion": 2.5e-3, "diverged": False}))
+    assert against_range_tests(runs, tmp_path).values.tolist() == [["lenet5", "1e-3", "0.0025", "2.5"]]
