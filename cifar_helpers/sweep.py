@@ -5,7 +5,8 @@ dask-jobqueue, Kubernetes). Each worker executes its notebook into a temporary f
 the run's record, checkpoint and executed notebook back; the client writes them into the runs
 folder, so the workers share no file system (each needs CIFAR-10: CIFAR10_ROOT or the download).
 Finished runs are skipped on a rerun; a failing run is reported with its error and loses none of
-the others."""
+the others. Every run holds a validation split out of training (`--val-size`), and `summary` chooses
+each network's rate on it, never on the test set."""
 
 from __future__ import annotations
 
