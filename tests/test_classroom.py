@@ -32,6 +32,8 @@ def test_every_notebook_has_at_least_two_exercises_with_tests():
         assert len(answers) >= 2 and len(tests) == len(answers), notebook.name
         assert all(f"{gid}-tests" in tests for gid in answers), notebook.name
         assert all("### BEGIN SOLUTION" in c.source for c in answers.values()), notebook.name
+        for gid in answers:  # the README's "For teachers" table says what each one checks
+            assert f"| {gid.removeprefix('ex').replace('-', '.')} |" in (REPO / "README.md").read_text(), gid
 
 
 def test_the_committed_student_version_is_up_to_date(tmp_path):
