@@ -103,3 +103,11 @@ def test_autograde_gives_full_marks_for_the_solutions_and_zero_for_a_blank_noteb
             expected = set(grade_cells(graded)) if student == "blank" else set()
             assert failing == expected, (notebook.name, student)
     shutil.rmtree(course_dir / "autograded")
+
+
+def test_a_failing_nbgrader_command_is_one_paragraph_naming_it(tmp_path):
+    from cifar_helpers.errors import CifarHelpersError
+
+    with pytest.raises(CifarHelpersError, match=r"`nbgrader generate_assignment 09_missing` failed in .*exit 1.*"
+                                                 r"No notebooks were matched"):
+        nbgrader(tmp_path, "generate_assignment", "09_missing")
