@@ -82,64 +82,54 @@ def _data(argv: list[str]) -> int:
     print(f"CIFAR-10: {locate_cifar10(download=args.download)}")
 
 
+def _readme_table(argv: list[str]) -> int:
+    from .compare import update_readme
+    from .paths import REPO
+
+    changed = update_readme(REPO / "README.md", REPO / "results")
+    print("README.md tables " + ("updated" if changed else "already up to date"))
+
+
+def data_main(argv: list[str]) -> int:
+    return run_command(_data, argv)
+
+
+def slim_main(argv: list[str]) -> int:
+    return run_command(_slim, argv)
+
+
+def readme_table_main(argv: list[str]) -> int:
+    return run_command(_readme_table, argv)
+
+
+# Every subcommand but train: (module, function taking its own arguments and returning the exit code, help).
+SUBCOMMANDS = {
+    "data": (".cli", "data_main", "where CIFAR-10 is; download it if no copy is found"),
+    "series": (".series", "main", "run notebooks 01-05 headless (see: series --help)"),
+    "reproduce": (".reproduce", "main", "train the original table's configurations (see: reproduce --help)"),
+    "recipe": (".reproduce", "recipe_main",
+               "notebook 05's fast recipe over seeds, or its ablation (see: recipe --help)"),
+    "sweep": (".sweep", "main", "notebooks 02/03 over learning rates and seeds, on Dask (see: sweep --help)"),
+    "lr-range": (".lr_range", "main", "the learning-rate range tests the notebooks show (see: lr-range --help)"),
+    "student": (".classroom", "student_main", "rebuild the student version of the notebooks in student/ with nbgrader"),
+    "course": (".classroom", "course_main", "set up an nbgrader course folder for a teacher (see: course --help)"),
+    "readme-table": (".cli", "readme_table_main", "regenerate README.md's tables from results/"),
+    "strip-outputs": (".notebook_outputs", "main", "remove unchecked outputs from notebooks (for committing)"),
+    "slim-checkpoint": (".cli", "slim_main", "drop the resume-only state from complete runs' checkpoints"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["data"]:
-        return run_command(_data, argv[1:])
-    if argv[:1] == ["series"]:
-        from .series import main as series_main
-
-        return series_main(argv[1:])
-    if argv[:1] == ["reproduce"]:
-        from .reproduce import main as reproduce_main
-
-        return reproduce_main(argv[1:])
-    if argv[:1] == ["recipe"]:
-        from .reproduce import recipe_main
-
-        return recipe_main(argv[1:])
-    if argv[:1] == ["sweep"]:
-        from .sweep import main as sweep_main
-
-        return sweep_main(argv[1:])
-    if argv[:1] == ["lr-range"]:
-        from .lr_range import main as lr_range_main
-
-        return lr_range_main(argv[1:])
-    if argv[:1] == ["student"]:
-        from .classroom import student_main
-
-        return student_main(argv[1:])
-    if argv[:1] == ["course"]:
-        from .classroom import course_main
-
-        return course_main(argv[1:])
-    if argv[:1] == ["readme-table"]:
-        from .compare import update_readme
-        from .paths import REPO
-
-        changed = update_readme(REPO / "README.md", REPO / "results")
-        print("README.md tables " + ("updated" if changed else "already up to date"))
-        return 0
-    if argv[:1] == ["strip-outputs"]:
-        from .notebook_outputs import main as strip_main
-
-        return strip_main(argv[1:])
-    if argv[:1] == ["slim-checkpoint"]:
-        return run_command(_slim, argv[1:])
+    if argv[:1] and argv[0] in SUBCOMMANDS:
+        module, function, _ = SUBCOMMANDS[argv[0]]
+        return getattr(importlib.import_module(module, __package__), function)(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
-    sub.add_parser("data", help="where CIFAR-10 is; download it if no copy is found")
-    sub.add_parser("series", help="run notebooks 01-05 headless (see: series --help)")
-    sub.add_parser("reproduce", help="train the original table's configurations (see: reproduce --help)")
-    sub.add_parser("recipe", help="notebook 05's fast recipe over seeds, or its ablation (see: recipe --help)")
-    sub.add_parser("sweep", help="notebooks 02/03 over learning rates and seeds, on Dask (see: sweep --help)")
-    sub.add_parser("lr-range", help="the learning-rate range tests the notebooks show (see: lr-range --help)")
-    sub.add_parser("student", help="rebuild the student version of the notebooks in student/ with nbgrader")
-    sub.add_parser("course", help="set up an nbgrader course folder for a teacher (see: course --help)")
-    sub.add_parser("readme-table", help="regenerate README.md's tables from results/")
-    sub.add_parser("strip-outputs", help="remove unchecked outputs from notebooks (for committing)")
-    sub.add_parser("slim-checkpoint", help="drop the resume-only state from complete runs' checkpoints")
+    for name, (_, _, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text)
     args = parser.parse_args(argv)
     return run_command(_train, args)
