@@ -1,8 +1,10 @@
 """CIFAR-10 as in-memory uint8 tensors: found locally, validated batch by batch, or downloaded.
 
-A local copy is read with plain pickle and checked here (shape, dtype, labels, class balance)
-instead of by torchvision's md5 sums, because rebuilt but pixel-exact copies (like the one this
-project is tested on) have other checksums. A download goes through torchvision and its checksums.
+A local copy is checked here (shape, dtype, labels, class balance) instead of by torchvision's md5
+sums, because rebuilt but pixel-exact copies (like the one this project is tested on) have other
+checksums. Without a checksum, a batch file could be any pickle, and a pickle can name any function
+to call: the batches are read by an unpickler that knows only what the format needs (numpy arrays),
+so a hostile file is refused instead of run. A download goes through torchvision and its checksums.
 """
 
 from __future__ import annotations
@@ -225,12 +227,38 @@ def _corrupt(path: Path, folder: Path, what: str) -> DatasetError:
     )
 
 
+# Everything a CIFAR-10 batch pickle may name: numpy's array and scalar reconstruction (numpy 1 and
+# 2 module names; the paths of pickle protocols 2 to 5) and the byte-string decoding of protocol 2.
+ALLOWED_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    *((f"numpy.{core}.{module}", name) for core in ("core", "_core")
+      for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))),
+    ("_codecs", "encode"),
+})
+
+
+class _Refused(pickle.UnpicklingError):
+    """A global the format never names."""
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Builds dicts, lists, strings and numpy arrays; any other class or function is refused."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise _Refused(f"it asks to call {module}.{name}, which a CIFAR-10 batch never "
+                                         "does (a hostile or foreign pickle; nothing of it was run)")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path, folder: Path) -> dict:
     if not path.is_file():
         raise _corrupt(path, folder, "the file is missing")
     try:
         with open(path, "rb") as f:
-            content = pickle.load(f, encoding="latin1")
+            content = _BatchUnpickler(f, encoding="latin1").load()
+    except _Refused as exc:
+        raise _corrupt(path, folder, str(exc)) from None
     except Exception as exc:  # a truncated pickle raises EOFError, UnpicklingError, ValueError...
         raise _corrupt(path, folder, f"it cannot be unpickled ({type(exc).__name__}: {exc})") from None
     if not isinstance(content, dict):

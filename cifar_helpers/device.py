@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 
 import torch
 
 from .errors import ConfigError
+from .paths import REPO
 from .validate import check_device
 
 
@@ -71,4 +73,19 @@ def environment(device: torch.device) -> dict:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        **code_version(),
     }
+
+
+def code_version() -> dict:
+    """The commit of the repository this code runs from, and whether tracked files differ from it
+    (a record made from uncommitted code says so); empty outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                              timeout=30, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        changed = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):  # no git, not a checkout, or no commit yet
+        return {}
+    return {"git_commit": commit, "git_uncommitted_changes": changed}

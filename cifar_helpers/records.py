@@ -6,8 +6,11 @@ reader sees the old version or the new one, never half of one. A new run never r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import sys
 import tempfile
 import warnings
 from datetime import datetime, timezone
@@ -21,6 +24,8 @@ from .paths import project_path
 
 RECORD = "record.json"
 CHECKPOINT = "checkpoint.pt"
+TRAINER_LOCK = ".trainer.lock"  # held by the one process training the run (an OS lock: dies with it)
+TRAINER = ".trainer.json"  # who holds it, for the message another process shows
 STATUSES = ("running", "complete", "interrupted", "diverged")
 
 
@@ -136,16 +141,70 @@ def read_record(run_dir: Path) -> dict:
 
 
 def read_checkpoint(run_dir: Path) -> dict:
-    """The checkpoint of a run, on the CPU whatever device saved it."""
+    """The checkpoint of a run, on the CPU whatever device saved it. A checkpoint is a pickle, and
+    a pickle can name any function to call: it is read with PyTorch's restricted loader, which
+    builds tensors, numbers and plain containers only (all that fit saves), so one from elsewhere
+    cannot run code."""
     path = project_path(run_dir) / CHECKPOINT
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RunsFolderError(f"The run {run_dir} has no checkpoint ({CHECKPOINT}); it stopped "
                               "before its first epoch ended. Train it again.") from None
-    except Exception as exc:  # a damaged zip raises RuntimeError, EOFError, pickle errors...
-        raise RunsFolderError(f"The checkpoint {path} is damaged ({type(exc).__name__}: {exc}). "
-                              "Train that run again.") from None
+    except Exception as exc:  # a damaged zip raises RuntimeError, EOFError; a hostile one UnpicklingError
+        raise RunsFolderError(
+            f"The checkpoint {path} is damaged or unsafe ({type(exc).__name__}: {_reason(exc)}). Nothing in "
+            "it was run: checkpoints are read with PyTorch's restricted loader, which only builds tensors "
+            "and plain data. If the file came from someone else, do not load it another way; train that "
+            "run again, or ask for a good copy."
+        ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """One line of a loader's error (PyTorch's restricted-loader error runs to paragraphs)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    refused = [line for line in lines if "Unsupported global" in line or "WeightsUnpickler" in line]
+    line = (refused or lines or ["no details"])[0]
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+@contextlib.contextmanager
+def one_trainer(run_dir: Path):
+    """Hold the run folder's trainer lock while training it: a second process (another terminal,
+    a notebook, a sweep) that tries to train the same run is refused and told who has it, instead
+    of both writing one checkpoint. The operating system releases the lock when its process ends,
+    however it ends, so a killed trainer never blocks the next resume."""
+    from filelock import FileLock, Timeout
+
+    run_dir = Path(run_dir)
+    lock = FileLock(run_dir / TRAINER_LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunsFolderError(
+            f"The run {run_dir} is being trained right now by another process ({_holder(run_dir)}). Two "
+            "trainers would overwrite each other's checkpoint, so this one stopped and changed nothing. Wait "
+            "for that one to finish (its record then says 'complete'), or stop it (Ctrl-C in its terminal, "
+            "interrupt its notebook kernel, or end that process) and resume again: a process that has ended "
+            "holds no lock."
+        ) from None
+    try:
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": now(),
+                  "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
+        text = json.dumps(holder).encode()
+        _atomic_write(run_dir / TRAINER, lambda f: f.write(text))
+        yield
+    finally:
+        lock.release()
+
+
+def _holder(run_dir: Path) -> str:
+    try:
+        holder = json.loads((run_dir / TRAINER).read_text())
+        return (f"process {holder['pid']} on {holder['host']}, training since {holder['since']}: "
+                f"{holder['command'] or 'a Python process'}")
+    except (OSError, ValueError, KeyError):
+        return "a process that has not yet said which"
 
 
 def _is_run(folder: Path) -> bool:

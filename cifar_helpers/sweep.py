@@ -1,12 +1,16 @@
 """Learning-rate sweeps on Dask: one papermill execution of notebook 02 or 03 per (model, lr,
 seed), fanned out to a Dask cluster (`distributed`): a LocalCluster sized to this machine by
 default, or any running scheduler by address (`--scheduler tcp://host:8786`: SSH, SLURM through
-dask-jobqueue, Kubernetes). Each worker executes its notebook into a temporary folder and sends
-the run's record, checkpoint and executed notebook back; the client writes them into the runs
-folder, so the workers share no file system (each needs CIFAR-10: CIFAR10_ROOT or the download).
-Finished runs are skipped on a rerun; a failing run is reported with its error and loses none of
-the others. Every run holds a validation split out of training (`--val-size`), and `summary` chooses
-each network's rate on it, never on the test set."""
+dask-jobqueue, Kubernetes). Plain TCP is neither encrypted nor authenticated: anyone who reaches
+the scheduler can submit work to it, so beyond one machine or a private network use
+`--scheduler tls://host:8786` with `--tls-ca-file`, `--tls-cert` and `--tls-key` (mutual TLS: the
+scheduler accepts only clients and workers whose certificate its CA signed). Each worker
+executes its notebook into a temporary folder and sends the run's record, checkpoint and
+executed notebook back; the client writes them into the runs folder, so the workers share no file
+system (each needs CIFAR-10: CIFAR10_ROOT or the download). Finished runs are skipped on a rerun;
+a failing run is reported with its error and loses none of the others. Every run holds a
+validation split out of training (`--val-size`), and `summary` chooses each network's rate on it,
+never on the test set."""
 
 from __future__ import annotations
 
@@ -102,6 +106,59 @@ def _save(runs_dir: Path, result: dict) -> Path:
     return run_dir
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """The client's side of mutual TLS: the CA that signed the scheduler's and workers'
+    certificates, and this client's certificate and private key (PEM files)."""
+
+    ca_file: str
+    cert: str
+    key: str
+
+
+def check_transport(scheduler: str | None, tls: TLSFiles | None) -> None:
+    """A tls:// scheduler with all three files, each readable; TLS files with no tls:// scheduler
+    are a mistake, not something to ignore."""
+    wants_tls = bool(scheduler) and scheduler.startswith("tls://")
+    if tls is not None and not wants_tls:
+        raise CifarHelpersError(
+            f"--tls-ca-file, --tls-cert and --tls-key secure a tls:// scheduler, but the scheduler is "
+            f"{scheduler or 'a local cluster'}. Give the scheduler's address as tls://HOST:PORT (started with "
+            "`dask scheduler --protocol tls` and its own certificate), or leave the TLS options out.")
+    if not wants_tls:
+        return
+    missing = [flag for flag, value in (("--tls-ca-file", tls and tls.ca_file), ("--tls-cert", tls and tls.cert),
+                                        ("--tls-key", tls and tls.key)) if not value]
+    if missing:
+        raise CifarHelpersError(
+            f"The scheduler {scheduler} speaks TLS, which needs {', '.join(missing)} as well: the CA "
+            "certificate that signed the cluster's certificates, and this client's certificate and key "
+            "(PEM files, from whoever runs the cluster). Nothing was sent.")
+    unreadable = [path for path in (tls.ca_file, tls.cert, tls.key) if not os.access(path, os.R_OK)]
+    if unreadable:
+        raise CifarHelpersError(f"Cannot read {', '.join(unreadable)}: check the paths given to --tls-ca-file, "
+                                "--tls-cert and --tls-key. Nothing was sent.")
+
+
+def connect(scheduler: str, tls: TLSFiles | None, timeout: str = "30s"):
+    """A Dask client of the scheduler; over TLS, encrypted and with this client's certificate,
+    and nothing else accepted. A refused or unreachable scheduler is one paragraph."""
+    from distributed import Client, Security
+
+    security = (Security(tls_ca_file=tls.ca_file, tls_client_cert=tls.cert, tls_client_key=tls.key,
+                         require_encryption=True) if tls else None)
+    try:
+        return Client(scheduler, security=security, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ("the scheduler refuses clients whose certificate its CA did not sign, and this client "
+                "trusts only a scheduler certificate signed by --tls-ca-file: check that the three files "
+                "come from that cluster's CA" if tls else
+                "check the address, and that the scheduler is running and reachable from here")
+        raise CifarHelpersError(f"Could not connect to the Dask scheduler at {scheduler} ({why}): {hint}. "
+                                "Nothing was sent; finished runs are kept.") from None
+
+
 def local_cluster(runs: int, workers: int | None = None):
     """A LocalCluster of worker processes, one run at a time each, with workers x torch threads
     no more than this machine's cores."""
@@ -116,14 +173,16 @@ def local_cluster(runs: int, workers: int | None = None):
 
 def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None = None,
           test_subset: int | None = None, val_size: int = VAL_SIZE, scheduler: str | None = None,
-          workers: int | None = None, progress: bool = True) -> None:
+          tls: TLSFiles | None = None, workers: int | None = None, progress: bool = True) -> None:
     """Train every (model, lr, seed) not yet finished in runs_dir, on Dask; raise one
-    CifarHelpersError naming the runs that failed, after every other run is saved."""
+    CifarHelpersError naming the runs that failed, after every other run is saved. A tls://
+    scheduler needs `tls`, the client's certificate files."""
     from distributed import Client, as_completed
 
     from .records import ensure_writable
     from .training import progress_bar
 
+    check_transport(scheduler, tls)
     folder = ensure_writable(project_path(runs_dir))
     todo = []
     for run in plan(models, lrs, seeds, epochs, subset, test_subset, val_size):
@@ -136,7 +195,7 @@ def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None 
         return
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        client = connect(scheduler, tls)
         print(f"{len(todo)} runs on the Dask scheduler at {scheduler}", flush=True)
     else:
         cluster, n, threads = local_cluster(len(todo), workers)
@@ -240,11 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-size", type=int, default=VAL_SIZE,
                         help="training images held out to choose the rate on (0: none; the summary then has no choice)")
     parser.add_argument("--runs-dir", default="results/sweep")
-    parser.add_argument("--scheduler", help="address of a running Dask scheduler (default: a local cluster)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler, tcp:// (unencrypted: one "
+                        "machine or a private network) or tls:// (default: a local cluster)")
+    parser.add_argument("--tls-ca-file", help="tls:// scheduler: the CA certificate that signed the cluster's")
+    parser.add_argument("--tls-cert", help="tls:// scheduler: this client's certificate (PEM)")
+    parser.add_argument("--tls-key", help="tls:// scheduler: this client's private key (PEM)")
     parser.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     interrupt_on_sigterm()
+    given = (args.tls_ca_file, args.tls_cert, args.tls_key)
+    tls = TLSFiles(*given) if any(given) else None
     return run_command(sweep, args.models, args.lrs, args.seeds, args.epochs, args.runs_dir, subset=args.subset,
-                       test_subset=args.test_subset, val_size=args.val_size, scheduler=args.scheduler,
+                       test_subset=args.test_subset, val_size=args.val_size, scheduler=args.scheduler, tls=tls,
                        workers=args.workers, progress=args.progress)

@@ -86,8 +86,9 @@ def fit(config: TrainConfig, data: CIFAR10 | None = None, *, device: str = "auto
         "history": [],
         "checkpoint": records.CHECKPOINT,
     }
-    records.write_record(run_dir, record)  # from its first moment a run folder says what it is
-    return _train(run_dir, record, data, target, progress, checkpoint=None)
+    with records.one_trainer(run_dir):
+        records.write_record(run_dir, record)  # from its first moment a run folder says what it is
+        return _train(run_dir, record, data, target, progress, checkpoint=None)
 
 
 def resolved(config: TrainConfig, target: torch.device) -> TrainConfig:
@@ -112,6 +113,12 @@ def default_name(config: TrainConfig) -> str:
 
 
 def _resume(run_dir: Path, data, device: str, progress: bool) -> Run:
+    records.read_record(run_dir)  # a folder that is no run is told so before any lock is taken
+    with records.one_trainer(run_dir):
+        return _continue(run_dir, data, device, progress)
+
+
+def _continue(run_dir: Path, data, device: str, progress: bool) -> Run:
     record = records.read_record(run_dir)
     if record["status"] == "complete":
         print(f"{run_dir} is already complete; nothing to resume.")

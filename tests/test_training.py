@@ -1,6 +1,7 @@
 import json
 import math
 import os
+import subprocess
 import warnings
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 from cifar_helpers import (ConfigError, DivergenceError, RunsFolderError, TrainConfig, build_model, find_run,
                            fit, fit_or_load, load_run, load_runs)
 from cifar_helpers import records
+from cifar_helpers.paths import REPO
 
 QUICK = dict(subset=2000, test_subset=1000)
 
@@ -32,13 +34,17 @@ def test_record_and_checkpoint_are_complete(cifar, tmp_path):
     assert record["config"]["lr"] == 3e-3 and record["config"]["epochs"] == 2
     assert record["config"]["precision"] in ("fp32", "bf16", "fp16")
     assert {"torch", "torchvision", "device_name", "cpu_count"} <= set(record["environment"])
+    # The code that made it: this checkout's commit, and whether tracked files differed from it.
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert record["environment"]["git_commit"] == head.strip()
+    assert isinstance(record["environment"]["git_uncommitted_changes"], bool)
     assert [h["epoch"] for h in record["history"]] == [1, 2]
     assert {"train_loss", "train_acc", "test_loss", "test_acc", "train_eval_acc", "seconds",
             "images_per_s"} <= set(record["history"][0])
     assert record["final"] == record["history"][-1]
     assert "best" not in record  # without a validation split no epoch is singled out
     assert record["parameters"] == 62_006
-    checkpoint = torch.load(run.path / record["checkpoint"], map_location="cpu", weights_only=False)
+    checkpoint = records.read_checkpoint(run.path)
     assert checkpoint["epoch"] == 2 and {"model", "optimizer"} <= set(checkpoint)
     loaded = load_run(run.path)
     assert next(loaded.model.parameters()).device.type == "cpu"
@@ -247,7 +253,6 @@ def test_dead_starts_reports_each_seed(cifar, tmp_path):
     import subprocess
     import sys
 
-    from cifar_helpers.paths import REPO
 
     out = tmp_path / "dead.json"
     result = subprocess.run([sys.executable, "scripts/dead_starts.py", "--model", "lenet5", "--lr", "1e-3",
@@ -279,7 +284,6 @@ def test_the_step_fit_takes_is_train_step(cifar, tmp_path):
     import torch.nn.functional as F  # noqa: F401 (the notebook's loop uses it)
 
     from cifar_helpers.batches import Batches
-    from cifar_helpers.paths import REPO
 
     nb = nbformat.read(REPO / "notebooks" / "02_lenet5.ipynb", as_version=4)
     loop = [c.source for c in nb.cells if "training-loop" in c.metadata.get("tags", [])]
