@@ -1,6 +1,7 @@
 """The learning-rate sweep on Dask: a local cluster by default, any scheduler by address; records
 come back to the client, finished runs are skipped, a failing run fails alone."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -52,11 +53,15 @@ def test_a_run_with_a_bad_value_fails_alone_with_its_message(cifar, tmp_path):
     assert [r["config"]["lr"] for r in _records(runs).values()] == [1e-3]
 
 
-def test_the_sweep_runs_on_a_scheduler_and_worker_started_apart(cifar, tmp_path):
+@contextlib.contextmanager
+def scheduler_and_worker(folder: Path, tls: list[str] = ()):
+    """A Dask scheduler and one worker started apart, as on a cluster (tls: their certificate
+    options, which also makes the scheduler speak TLS); yields the scheduler's address."""
     dask = Path(sys.executable).parent / "dask"
-    address_file = tmp_path / "scheduler.json"
-    scheduler = subprocess.Popen([dask, "scheduler", "--scheduler-file", address_file, "--no-dashboard",
-                                  "--port", "0"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address_file = folder / "scheduler.json"
+    protocol = ["--protocol", "tls", "--host", "127.0.0.1"] if tls else []
+    scheduler = subprocess.Popen([dask, "scheduler", "--scheduler-file", address_file, "--no-dashboard", "--port", "0",
+                                  *protocol, *tls], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = None
     try:
         for _ in range(300):
@@ -64,20 +69,66 @@ def test_the_sweep_runs_on_a_scheduler_and_worker_started_apart(cifar, tmp_path)
                 break
             time.sleep(0.1)
         address = json.loads(address_file.read_text())["address"]
-        worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard"], cwd=tmp_path,
+        worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard", *tls], cwd=folder,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        result = subprocess.run([sys.executable, "-m", "cifar_helpers", "sweep", "--models", "lenet5", "--lrs", "1e-3",
-                                 "--seeds", "0", "--epochs", "1", "--subset", "200", "--test-subset", "200",
-                                 "--runs-dir", str(tmp_path / "runs"), "--scheduler", address, "--no-progress"],
-                                cwd=REPO, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        assert f"1 runs on the Dask scheduler at {address}" in result.stdout
-        assert [r["config"]["lr"] for r in _records(tmp_path / "runs").values()] == [1e-3]
+        yield address
     finally:
         for process in (worker, scheduler):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+def sweep_command(address: str, runs: Path, *options: str, timeout: int = 300):
+    return subprocess.run([sys.executable, "-m", "cifar_helpers", "sweep", "--models", "lenet5", "--lrs", "1e-3",
+                           "--seeds", "0", "--epochs", "1", "--subset", "200", "--test-subset", "200",
+                           "--runs-dir", str(runs), "--scheduler", address, "--no-progress", *options],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_sweep_runs_on_a_scheduler_and_worker_started_apart(cifar, tmp_path):
+    with scheduler_and_worker(tmp_path) as address:
+        result = sweep_command(address, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"1 runs on the Dask scheduler at {address}" in result.stdout
+    assert [r["config"]["lr"] for r in _records(tmp_path / "runs").values()] == [1e-3]
+
+
+def _certificates(folder: Path, name: str) -> list[str]:
+    """A fresh CA and a certificate it signed for this machine, as the three TLS options."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    paths = [folder / f"{name}-{part}.pem" for part in ("ca", "cert", "key")]
+    for blob, path in zip((ca.cert_pem, cert.cert_chain_pems[0], cert.private_key_pem), paths):
+        blob.write_to_path(str(path))
+    return [f"--tls-{option}={path}" for option, path in zip(("ca-file", "cert", "key"), paths)]
+
+
+def test_a_tls_sweep_runs_and_a_client_without_the_clusters_certificate_is_refused(cifar, tmp_path):
+    cluster = _certificates(tmp_path, "cluster")
+    with scheduler_and_worker(tmp_path, cluster) as address:
+        assert address.startswith("tls://")
+        # No certificate at all: refused before anything is sent, with what to give.
+        result = sweep_command(address, tmp_path / "runs")
+        assert result.returncode == 1 and "needs --tls-ca-file, --tls-cert, --tls-key" in result.stderr
+        # A certificate another CA signed: the scheduler refuses the client (and the client the scheduler).
+        result = sweep_command(address, tmp_path / "runs", *_certificates(tmp_path, "stranger"))
+        assert result.returncode == 1, result.stdout[-3000:]
+        assert result.stderr.startswith(f"error: Could not connect to the Dask scheduler at {address}")
+        assert "come from that cluster's CA" in result.stderr and result.stderr.count("\n") == 1
+        assert not (tmp_path / "runs").exists() or not _records(tmp_path / "runs")
+        # The cluster's own certificate: the run goes through, encrypted.
+        result = sweep_command(address, tmp_path / "runs", *cluster)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"1 runs on the Dask scheduler at {address}" in result.stdout
+    assert [r["config"]["lr"] for r in _records(tmp_path / "runs").values()] == [1e-3]
+
+
+def test_tls_files_without_a_tls_scheduler_are_a_mistake(tmp_path):
+    result = sweep_command("tcp://127.0.0.1:1", tmp_path / "runs", "--tls-ca-file", "ca.pem", timeout=60)
+    assert result.returncode == 1 and "secure a tls:// scheduler, but the scheduler is tcp://" in result.stderr
 
 
 def test_the_rate_is_chosen_on_the_validation_split_not_the_test_set(tmp_path):
