@@ -10,7 +10,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 import torch
 
-from .paths import project_path
+from .paths import REPO, project_path
 from .records import format_lr
 
 
@@ -21,6 +21,54 @@ def save(fig, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     return path
+
+
+SHIPPED = "results"  # the runs shipped with the series: asset/ holds the figures drawn from these
+
+
+def shipped(run) -> bool:
+    """Whether a run (a Run, or its folder) is one shipped with the series, under results/: loaded
+    from there, not trained here."""
+    folder = project_path(getattr(run, "path", run)).resolve()
+    return folder.is_relative_to(project_path(SHIPPED).resolve())
+
+
+def figure_path(name: str, figures_dir, runs) -> Path:
+    """Where a figure drawn from `runs` (a Run or a run folder, or a list of them) belongs: in
+    figures_dir (asset/, the figures the README shows) when every run is a shipped one; otherwise
+    with the first run that is not: beside its record.json for a figure of one run, in the folder
+    that holds it for a figure of several. An experiment never overwrites the shipped figures."""
+    runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+    experiments = [project_path(getattr(run, "path", run)) for run in runs if not shipped(run)]
+    if not experiments:
+        return project_path(figures_dir) / name
+    return (experiments[0] if len(runs) == 1 else experiments[0].parent) / name
+
+
+def save_run_figure(fig, runs, name: str, figures_dir="asset") -> Path:
+    """Save a figure drawn from `runs` where figure_path says, and say where when that is not
+    figures_dir; returns the path."""
+    path = save(fig, figure_path(name, figures_dir, runs))
+    if path.parent != project_path(figures_dir):
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        print(f"Saved {shown}, beside the run: {figures_dir} keeps the figures of the runs shipped in results/.")
+    return path
+
+
+def run_title(run, title: str) -> str:
+    """A figure's title for one run: `title` for a shipped run (the full runs the README shows);
+    for any other, followed by what the run is (its epochs, its training and test images when it
+    used part of them, its seed), so that a quick experiment's figure never passes for the full run."""
+    if shipped(run):
+        return title
+    config = run.config
+    parts = [f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"]
+    if config.subset:
+        parts.append(f"{config.subset:,} training images")
+    if config.test_subset:
+        parts.append(f"{config.test_subset:,} test images")
+    parts.append(f"seed {config.seed}")
+    return f"{title} ({', '.join(parts)})"
 
 
 def _show(ax, image: torch.Tensor, title: str | None = None) -> None:

@@ -172,7 +172,8 @@ def run_series(name: str, quick: bool, reuse: bool, only: list[str] | None = Non
 
     out_dir = ensure_writable(project_path("runs") / name)
     records_dir = out_dir / "records"
-    # The quick profile's figures stay beside its notebooks: asset/ keeps the full-length ones.
+    # asset/ keeps the figures of the shipped runs. The quick profile trains, so its runs' figures go
+    # beside their records (plots.figure_path) and its other figures beside its notebooks.
     figures_dir = out_dir / "asset" if quick else project_path("asset")
     steps = plan(records_dir, figures_dir, quick=quick, reuse=reuse)
     if only:
