@@ -31,11 +31,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import TrainConfig, build_model, count_parameters, fit, load_cifar10, records  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
 from cifar_helpers.data import balanced_subset  # noqa: E402
 from cifar_helpers.device import device_name, environment, resolve_device  # noqa: E402
-from cifar_helpers.training import default_name, finish, measure  # noqa: E402
+from cifar_helpers.training import default_name, measure  # noqa: E402
 
 from reference import BATCH, reference_epoch, reference_loader  # noqa: E402
 
@@ -59,9 +60,8 @@ def plain_run(config: dict, epochs: int, data, device, runs_dir: Path) -> tuple[
     plain_config = dict(config, epochs=epochs, precision="fp32", channels_last=False, compile=False,
                         eval_train=False, pipeline="reference DataLoader, 0 workers")
     run_dir = records.new_run_dir(runs_dir, default_name(TrainConfig.from_dict(plain_config)) + "_plain")
-    record = {"format": 1, "name": run_dir.name, "status": "running", "config": plain_config,
-              "environment": environment(device), "parameters": count_parameters(build_model(config["model"])),
-              "created": records.now(), "history": []}
+    record = records.new_record(run_dir, plain_config, environment(device),
+                                count_parameters(build_model(config["model"])), with_checkpoint=False)
     train_indices = (balanced_subset(data.train_labels, config["subset"]) if config["subset"]
                      else torch.arange(len(data.train_labels))).tolist()
     mean, std = data.normalization(config["normalization"])
@@ -79,10 +79,10 @@ def plain_run(config: dict, epochs: int, data, device, runs_dir: Path) -> tuple[
         row.update(measure(net, test, contextlib.nullcontext, prefix="test"))
         row["seconds"] = time.perf_counter() - began
         record["history"].append(row)
-        finish(record, "running")
+        records.refresh_summary(record, "running")
         records.write_record(run_dir, record)
         print(f"plain {config['model']} epoch {epoch}/{epochs}: test {row['test_acc']:.2f}%", flush=True)
-    finish(record, "complete")
+    records.refresh_summary(record, "complete")
     records.write_record(run_dir, record)
     return record["history"], run_dir
 
@@ -95,7 +95,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--subset", type=int, default=None, help="train on a class-balanced subset")
     parser.add_argument("--test-subset", type=int, default=None)
-    parser.add_argument("--device", default="auto")
+    flags.add_device(parser)
     parser.add_argument("--runs-dir", default=str(ROOT / "results" / "parity"),
                         help="where the plain run's record (and a fast run, if none is shipped) go")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))

@@ -29,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import load_cifar10, original, recipe  # noqa: E402
 from cifar_helpers.device import device_name, resolve_device  # noqa: E402
 from cifar_helpers.models import build_model, count_macs, count_parameters  # noqa: E402
@@ -36,6 +37,28 @@ from cifar_helpers.records import iter_records  # noqa: E402
 from cifar_helpers.training import measure, mixed_precision, prepare, resolved, train_step  # noqa: E402
 
 ACCURACIES = (60, 70, 77, 90, 94)
+
+
+def accuracy_curve(runs: list[dict]) -> list[float]:
+    """Test accuracy after each epoch, averaged over runs (seeds) of one configuration; after the
+    last epoch, the recipe's own figure (with test-time augmentation) where the runs measured it."""
+    histories = [record["history"] for record in runs]
+    epochs = min(len(h) for h in histories)
+    curve = [sum(h[e]["test_acc"] for h in histories) / len(histories) for e in range(epochs)]
+    if all("test_tta_acc" in h[-1] and len(h) == epochs for h in histories):
+        curve[-1] = sum(h[-1]["test_tta_acc"] for h in histories) / len(histories)
+    return curve
+
+
+def epochs_to(curve: list[float], accuracy: float) -> int | None:
+    """The first epoch (1-based) whose accuracy in `curve` reaches `accuracy`; None if none does."""
+    return next((epoch for epoch, value in enumerate(curve, 1) if value >= accuracy), None)
+
+
+def training_flops(model: str, epochs: int, images: int = 50_000) -> float:
+    """Floating-point operations of training: 2 per multiply-accumulate, and a backward pass
+    costing about twice the forward one, so 6 per MAC per image."""
+    return 6.0 * count_macs(build_model(model)) * images * epochs
 CONTESTANTS = {  # name -> (configuration, folder of its committed runs)
     "own-network, the original's recipe": (original.config("own-network", 1e-3), "results"),
     "whitened-net, notebook 05's recipe": (recipe.RECIPE, recipe.RUNS_DIR),
@@ -97,7 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6, help="timed training steps per contestant and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--device", default="auto")
+    flags.add_device(parser)
     parser.add_argument("--test-subset", type=int, help="time the final evaluation on part of the test set "
                         "(a quick check; the seconds are then not the full evaluation's)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
@@ -120,7 +143,7 @@ def main() -> int:
     for name, contestant in timed.items():
         config, folder = CONTESTANTS[name]
         runs = committed_runs(config, folder)
-        curve = recipe.accuracy_curve(runs) if runs else []
+        curve = accuracy_curve(runs) if runs else []
         epoch_s = 50_000 / statistics.median(rates[name])
         # One view reads an epoch's accuracy; the recipe's last epoch is read with its six.
         evaluation_s = {"one view": contestant.evaluation_seconds(0)}
@@ -129,14 +152,14 @@ def main() -> int:
         final_s = evaluation_s["test-time augmentation" if config.tta else "one view"]
         to = {}
         for accuracy in ACCURACIES:
-            epochs = recipe.epochs_to(curve, accuracy)
+            epochs = epochs_to(curve, accuracy)
             read_s = final_s if epochs == len(curve) else evaluation_s["one view"]
             to[str(accuracy)] = None if epochs is None else {"epochs": epochs, "seconds": epochs * epoch_s + read_s}
         model = build_model(config.model)
         results["contestants"][name] = {
             "model": config.model, "epochs": config.epochs, "precision": contestant.config.precision,
             "parameters": count_parameters(model), "macs_per_image": count_macs(model),
-            "training_tflops": recipe.training_flops(config.model, config.epochs) / 1e12,
+            "training_tflops": training_flops(config.model, config.epochs) / 1e12,
             "seeds": sorted(r["config"]["seed"] for r in runs), "accuracy_curve": curve,
             "images_per_s": statistics.median(rates[name]), "seconds_per_epoch": epoch_s,
             "evaluation_seconds": evaluation_s, "tta": config.tta,

@@ -32,6 +32,7 @@ import torchvision
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import TrainConfig, build_model, fit, load_cifar10  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
 from cifar_helpers.device import device_name, resolve_device, resolve_precision  # noqa: E402
@@ -118,7 +119,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=10240,
                         help="training images per timed epoch (a class-balanced subset)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="auto")
+    flags.add_device(parser)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
 

@@ -8,10 +8,10 @@ import dataclasses
 import sys
 import typing
 
+from . import flags
 from .command import interrupt_on_sigterm, run_command
 from .config import TrainConfig
 from .records import format_lr
-from .validate import DEVICES
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -38,11 +38,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train one network and write its run record")
     add_config_flags(p)
-    p.add_argument("--device", default="auto", choices=DEVICES)
+    flags.add_device(p)
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--name", default=None, help="run folder name (default: from the configuration)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    flags.add_progress(p)
 
 
 def _train(args) -> int:
@@ -60,7 +60,7 @@ def _train(args) -> int:
     return 0
 
 
-def _slim(argv: list[str]) -> int:
+def _slim(argv: list[str]) -> None:
     from .records import slim_checkpoint
 
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers slim-checkpoint",
@@ -71,7 +71,7 @@ def _slim(argv: list[str]) -> int:
         print(f"{run_dir}: checkpoint {before / 2**20:.1f} MB -> {after / 2**20:.1f} MB")
 
 
-def _data(argv: list[str]) -> int:
+def _data(argv: list[str]) -> None:
     from .data import locate_cifar10
 
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers data",
@@ -82,11 +82,10 @@ def _data(argv: list[str]) -> int:
     print(f"CIFAR-10: {locate_cifar10(download=args.download)}")
 
 
-def _readme_table(argv: list[str]) -> int:
-    from .compare import update_readme
-    from .paths import REPO
+def _readme_table(argv: list[str]) -> None:
+    from .tables import update_readme
 
-    changed = update_readme(REPO / "README.md", REPO / "results")
+    changed = update_readme()
     print("README.md tables " + ("updated" if changed else "already up to date"))
 
 

@@ -8,9 +8,8 @@ import subprocess
 
 import torch
 
-from .errors import ConfigError
 from .paths import REPO
-from .validate import check_device
+from .validate import PRECISIONS, check_choice, check_device
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -35,8 +34,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """'auto' means mixed precision where the device is faster with it: bf16 on CUDA GPUs that
     support it (fp16 with a gradient scaler on older ones) and on CPUs with native bf16;
     fp32 elsewhere."""
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ConfigError(f"Unknown precision {precision!r}. Use 'auto', 'fp32', 'bf16' or 'fp16'.")
+    check_choice("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
     if device.type == "cuda":

@@ -11,7 +11,7 @@ import copy
 import math
 from dataclasses import dataclass
 
-
+from . import flags, paths
 from .config import TrainConfig
 from .data import CIFAR10
 from .device import resolve_device
@@ -75,7 +75,7 @@ def lr_range_test(config: TrainConfig, data: CIFAR10, *, start: float = 1e-6, en
     return RangeTest(lrs, losses, smoothed, lrs[best] / 10, diverged)
 
 
-RESULTS_DIR = "results/lr_range"  # shipped range tests, one per network and optimizer
+RESULTS_DIR = f"{paths.RESULTS_DIR}/lr_range"  # shipped range tests, one per network and optimizer
 
 
 def result_path(config: TrainConfig, folder: str = RESULTS_DIR):
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                "whitened-net": recipe.RECIPE, "whitened-net-small": recipe.CPU_RECIPE}
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers lr-range", description=__doc__)
     parser.add_argument("--models", nargs="+", default=list(configs), choices=list(configs))
-    parser.add_argument("--device", default="auto")
+    flags.add_device(parser)
     args = parser.parse_args(argv)
 
     def run_all():

@@ -137,6 +137,18 @@ MODELS = {"lenet5": LeNet5, "lenet5-original": OriginalLeNet5, "own-network": Ow
 ALIASES = {"lenet5-seed": "lenet5-original", "mycnn": "own-network"}
 
 
+def apply_batchnorm(net: nn.Module, setting: str) -> None:
+    """BatchNorm as a TrainConfig's `batchnorm` says: 'torch' leaves PyTorch's defaults; 'recipe'
+    (notebook 05) averages its statistics faster (momentum 0.4), with a negligible eps, and keeps
+    each channel's scale fixed at 1 (only its bias is trained)."""
+    if setting != "recipe":
+        return
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum, module.eps = 0.4, 1e-12
+            module.weight.requires_grad_(False)
+
+
 def canonical_model(name: str) -> str:
     """The model's name as the series spells it now (an old alias is translated)."""
     name = ALIASES.get(name, name)

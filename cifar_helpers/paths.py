@@ -4,6 +4,7 @@ repo root (papermill, the series runner) alike."""
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = "results"  # the runs shipped with the series (records, a few checkpoints); jobs name their sub-folders
 
 
 def project_path(path) -> Path:

@@ -10,7 +10,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 import torch
 
-from .paths import REPO, project_path
+from .paths import REPO, RESULTS_DIR, project_path
 from .records import format_lr
 
 
@@ -23,14 +23,13 @@ def save(fig, path) -> Path:
     return path
 
 
-SHIPPED = "results"  # the runs shipped with the series: asset/ holds the figures drawn from these
 
 
 def shipped(run) -> bool:
     """Whether a run (a Run, or its folder) is one shipped with the series, under results/: loaded
     from there, not trained here."""
     folder = project_path(getattr(run, "path", run)).resolve()
-    return folder.is_relative_to(project_path(SHIPPED).resolve())
+    return folder.is_relative_to(project_path(RESULTS_DIR).resolve())
 
 
 def figure_path(name: str, figures_dir, runs) -> Path:
@@ -300,7 +299,7 @@ def smoothed_targets(smoothing: float, true_class: int, classes):
 
 def lr_schedule(config, steps_per_epoch: int):
     """The learning rate of every step of a run with this configuration."""
-    from .training import step_rate
+    from .optim import step_rate
 
     steps = config.epochs * steps_per_epoch
     rate = step_rate(config, steps)

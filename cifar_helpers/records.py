@@ -27,6 +27,8 @@ CHECKPOINT = "checkpoint.pt"
 TRAINER_LOCK = ".trainer.lock"  # held by the one process training the run (an OS lock: dies with it)
 TRAINER = ".trainer.json"  # who holds it, for the message another process shows
 STATUSES = ("running", "complete", "interrupted", "diverged")
+FORMAT = 1
+COLLAPSE_SHARE = 0.9  # a run is "collapsed" when one class takes this share of its test answers
 
 
 def now() -> str:
@@ -58,6 +60,38 @@ def _atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def new_record(run_dir: Path, config: dict, environment: dict, parameters: int,
+               with_checkpoint: bool = True) -> dict:
+    """The record of a run about to start: what it computes (config), where (environment), its
+    network's size; status 'running', no epoch yet."""
+    record = {"format": FORMAT, "name": Path(run_dir).name, "status": "running", "config": config,
+              "environment": environment, "parameters": parameters, "created": now(), "history": []}
+    if with_checkpoint:
+        record["checkpoint"] = CHECKPOINT
+    return record
+
+
+def refresh_summary(record: dict, status: str) -> None:
+    """Set a record's status and the fields derived from its history: final metrics, the best
+    epoch (chosen on the validation split, when the run has one; never on the test set), the
+    collapse flag."""
+    if status not in STATUSES:
+        raise ValueError(f"A run's status is one of {', '.join(STATUSES)}, not {status!r}.")
+    history = record["history"]
+    record["status"] = status
+    record["updated"] = now()
+    if not history:
+        return
+    record["final"] = dict(history[-1])
+    record.pop("best", None)
+    if "val_acc" in history[-1]:
+        best = max(history, key=lambda h: h["val_acc"])
+        record["best"] = {"val_acc": best["val_acc"], "epoch": best["epoch"], "test_acc": best["test_acc"]}
+    # A network that gives one answer for (nearly) every test image has collapsed: on balanced
+    # CIFAR-10 it scores about 10%, whatever it "learned".
+    record["collapsed"] = history[-1]["test_top_class_share"] >= COLLAPSE_SHARE
 
 
 def write_record(run_dir: Path, record: dict) -> None:

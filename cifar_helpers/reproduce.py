@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 
 from . import original
+from . import flags
 from .command import interrupt_on_sigterm, run_command
 from .errors import ConfigError
-from .paths import project_path
+from .paths import RESULTS_DIR, project_path
 from .records import format_lr
 
 
@@ -58,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["lenet5-original", "lenet5", "own-network"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    flags.add_seeds(parser)
     parser.add_argument("--lrs", nargs="+", type=float, default=None,
                         help="only these of the table's learning rates (default: 1e-3 and 1e-2)")
-    parser.add_argument("--runs-dir", default="results")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--runs-dir", default=RESULTS_DIR)
+    flags.add_device(parser)
+    flags.add_progress(parser)
     args = parser.parse_args(argv)
     interrupt_on_sigterm()
     return run_command(reproduce, args.models, args.seeds, args.runs_dir, device=args.device,
@@ -77,12 +78,12 @@ def recipe_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers recipe", description=recipe.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["whitened-net-small", "whitened-net"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    flags.add_seeds(parser)
     parser.add_argument("--ablation", action="store_true",
                         help="instead: the CPU width without each ingredient in turn (recipe.INGREDIENTS)")
     parser.add_argument("--runs-dir", help="default: results/recipe, or results/recipe-ablation with --ablation")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    flags.add_device(parser)
+    flags.add_progress(parser)
     args = parser.parse_args(argv)
     if args.ablation:
         runs = [(recipe.ablation_name(name, seed), recipe.without(name).replace(seed=seed))

@@ -4,20 +4,16 @@ estimate of the time left. `python3 tasks.py run --help` lists the options."""
 from __future__ import annotations
 
 import argparse
-import os
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import functools
-
 from . import original, recipe
 from .command import run_command
-from .errors import CifarHelpersError
-from .paths import REPO, project_path
+from .paths import RESULTS_DIR, project_path
 from .records import format_lr
-
-NOTEBOOKS = REPO / "notebooks"
+from .runner import execute_notebook
 QUICK = dict(epochs=1, subset=2000, test_subset=1000)
 # At lr 1e-2 the own network dies in its first steps for some seeds, 0 among them
 # (results/dead_starts_own-network_lr1e-2.json); the series shows a seed that learns, and notebook 03
@@ -50,7 +46,7 @@ def plan(runs_dir: Path, figures_dir: Path, quick: bool, reuse: bool, seed: int 
                 parameters.update(QUICK)
             steps.append(Step(notebook, notebook.replace(".ipynb", f"_{format_lr(lr)}.ipynb"), parameters))
     steps.append(Step("04_comparison.ipynb", "04_comparison.ipynb",
-                      dict(runs_dirs=[str(runs_dir), "results"] if reuse else [str(runs_dir)],
+                      dict(runs_dirs=[str(runs_dir), RESULTS_DIR] if reuse else [str(runs_dir)],
                            figures_dir=str(figures_dir))))
     fast = dict(common, model=recipe.RECIPE.model, epochs=recipe.RECIPE.epochs, reuse=reuse)
     if quick:
@@ -103,36 +99,12 @@ def _clock(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
-def encrypted_kernel_manager():
-    """A kernel manager class that gives each kernel its own CurveZMQ keys: the kernel's messages
-    are encrypted, so it has no reason to warn, on every notebook, that they are not."""
-    import zmq
-    from jupyter_client import AsyncKernelManager
-
-    class EncryptedKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.curve_publickey, self.curve_secretkey = zmq.curve_keypair()
-
-    return EncryptedKernelManager
-
-
 def execute(step: Step, out_dir: Path) -> Path:
     """Run one notebook with papermill into out_dir; a failure names the cell and keeps the copy."""
-    import papermill
-
     output = out_dir / step.output
-    try:
-        papermill.execute_notebook(str(NOTEBOOKS / step.notebook), str(output), parameters=step.parameters,
-                                   kernel_name="python3", log_output=True, progress_bar=False, cwd=str(REPO),
-                                   kernel_manager_class=encrypted_kernel_manager())
-    except papermill.PapermillExecutionError as exc:
-        raise CifarHelpersError(
-            f"Notebook {step.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue.rstrip('.')}. "
-            f"The executed notebook, up to that cell, is in {output}; open it to read the "
-            "traceback, fix the cause, and run the job again (finished runs are reused)."
-        ) from None
-    return output
+    return execute_notebook(step.notebook, output, step.parameters, log_output=True,
+                            hint=f"The executed notebook, up to that cell, is in {output}; open it to read the "
+                                 "traceback, fix the cause, and run the job again (finished runs are reused).")
 
 
 def ensure_data() -> Path:
@@ -147,7 +119,6 @@ def ensure_data() -> Path:
 
 def run_steps(steps: list[Step], out_dir: Path, records_dir: Path) -> None:
     """Execute the steps in order, printing progress and an estimate of the time left."""
-    os.environ["CIFAR_PROGRESS"] = "text"  # papermill cannot save progress widgets
     ensure_data()
     began = time.perf_counter()
     overhead = []

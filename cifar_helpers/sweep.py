@@ -21,15 +21,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import flags, records
 from .command import interrupt_on_sigterm, run_command
 from .errors import CifarHelpersError
-from .paths import REPO, project_path
+from .paths import RESULTS_DIR, project_path
 from .records import format_lr
+from .runner import execute_notebook
 
 SWEEP_LRS = (3e-4, 1e-3, 3e-3, 1e-2)
 VAL_SIZE = 5000  # training images held out: the best rate is chosen on them, never on the test set
 NOTEBOOKS = {"lenet5": "02_lenet5.ipynb", "own-network": "03_own_network.ipynb"}
 NOTEBOOK_FILE = "notebook.ipynb"  # the executed notebook, beside the run's record and checkpoint
+RUNS_DIR = f"{RESULTS_DIR}/sweep"  # the shipped sweep
 
 
 @dataclass(frozen=True)
@@ -67,26 +70,13 @@ def execute_run(notebook: str, parameters: dict) -> dict:
     """On a worker: execute one notebook into a temporary folder and return the run it trained
     (record, checkpoint and executed notebook, as text and bytes). A failing cell raises
     CifarHelpersError with its error."""
-    import papermill
-
-    from .series import encrypted_kernel_manager
-
-    os.environ["CIFAR_PROGRESS"] = "text"  # papermill cannot save progress widgets
     with tempfile.TemporaryDirectory(prefix="cifar-sweep-") as tmp:
         tmp = Path(tmp)
-        executed = tmp / NOTEBOOK_FILE
-        try:
-            papermill.execute_notebook(str(REPO / "notebooks" / notebook), str(executed),
-                                       parameters=dict(parameters, runs_dir=str(tmp / "runs"),
-                                                       figures_dir=str(tmp / "asset")),
-                                       kernel_name="python3", progress_bar=False, cwd=str(REPO),
-                                       kernel_manager_class=encrypted_kernel_manager())
-        except papermill.PapermillExecutionError as exc:
-            raise CifarHelpersError(f"{notebook} failed in cell {exc.exec_count}: {exc.ename}: "
-                                    f"{exc.evalue.rstrip('.')}.") from None
-        (run_dir,) = [d for d in (tmp / "runs").iterdir() if (d / "record.json").is_file()]
-        return {"name": run_dir.name, "record": (run_dir / "record.json").read_text(),
-                "checkpoint": (run_dir / "checkpoint.pt").read_bytes(), "notebook": executed.read_bytes()}
+        executed = execute_notebook(notebook, tmp / NOTEBOOK_FILE, dict(parameters, runs_dir=str(tmp / "runs"),
+                                                                         figures_dir=str(tmp / "asset")))
+        (run_dir,) = [d for d in (tmp / "runs").iterdir() if (d / records.RECORD).is_file()]
+        return {"name": run_dir.name, "record": (run_dir / records.RECORD).read_text(),
+                "checkpoint": (run_dir / records.CHECKPOINT).read_bytes(), "notebook": executed.read_bytes()}
 
 
 def _finished(runs_dir: Path, run: SweepRun) -> Path | None:
@@ -97,8 +87,6 @@ def _finished(runs_dir: Path, run: SweepRun) -> Path | None:
 
 
 def _save(runs_dir: Path, result: dict) -> Path:
-    from . import records
-
     run_dir = records.new_run_dir(runs_dir, result["name"])
     records.write_file(run_dir, records.CHECKPOINT, result["checkpoint"])
     records.write_file(run_dir, NOTEBOOK_FILE, result["notebook"])
@@ -179,11 +167,10 @@ def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None 
     scheduler needs `tls`, the client's certificate files."""
     from distributed import Client, as_completed
 
-    from .records import ensure_writable
     from .training import progress_bar
 
     check_transport(scheduler, tls)
-    folder = ensure_writable(project_path(runs_dir))
+    folder = records.ensure_writable(project_path(runs_dir))
     todo = []
     for run in plan(models, lrs, seeds, epochs, subset, test_subset, val_size):
         done = _finished(folder, run)
@@ -210,7 +197,7 @@ def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None 
             run = futures[future]
             try:
                 run_dir = _save(folder, future.result())
-                final = json.loads((run_dir / "record.json").read_text()).get("final", {})
+                final = records.read_record(run_dir).get("final", {})
                 print(f"finished: {run.label}: validation {final.get('val_acc', float('nan')):.2f}%, test "
                       f"{final.get('test_acc', float('nan')):.2f}% ({run_dir.name})", flush=True)
             except Exception as exc:  # a failing notebook, a lost worker: reported, the others go on
@@ -230,82 +217,25 @@ def sweep(models, lrs, seeds, epochs: int, runs_dir: str, *, subset: int | None 
             f"saved in {folder}; fix the cause and run the sweep again: finished runs are skipped.")
 
 
-def complete(runs):
-    """The complete runs of a sweep's table (load_runs) that held out a validation split."""
-    return runs[(runs["status"] == "complete") & (runs["val_size"].fillna(0) > 0)]
-
-
-def chosen_rates(runs) -> dict:
-    """model -> the rate whose runs reach the highest mean validation accuracy at their last
-    epoch. The test set takes no part in the choice."""
-    done = complete(runs)
-    means = done.groupby(["model", "lr"])["val_acc"].mean()
-    return {model: float(means[model].idxmax()) for model in done["model"].unique()}
-
-
-def summary(runs):
-    """One row per (model, lr) of a sweep's complete runs: last-epoch validation and test
-    accuracy, mean ± std over the seeds, the collapsed runs, and the rate the validation split
-    chooses for each network."""
-    import pandas as pd
-
-    from .compare import mean_std
-
-    done = complete(runs)
-    chosen = chosen_rates(runs)
-    rows = [{"Network": model, "lr": format_lr(lr), "Epochs": int(group["epochs"].iloc[0]), "Seeds": len(group),
-             "Validation (%)": mean_std(group["val_acc"]), "Test (%)": mean_std(group["test_acc"]),
-             "Collapsed": int(group["collapsed"].sum()), "Chosen on validation": "yes" if chosen[model] == lr else ""}
-            for (model, lr), group in done.groupby(["model", "lr"])]
-    return pd.DataFrame(rows)
-
-
-def range_suggestions(runs, folder: str | None = None) -> dict:
-    """model -> the suggestion of the shipped range test of the sweep's network, optimizer and
-    batch size (networks without one are left out)."""
-    from . import lr_range
-    from .config import TrainConfig
-
-    suggestions = {}
-    for model, group in complete(runs).groupby("model"):
-        config = TrainConfig(model=model, batch_size=int(group["batch_size"].iloc[0]),
-                             optimizer=group["optimizer"].iloc[0])
-        path = lr_range.result_path(config, folder or lr_range.RESULTS_DIR)
-        if path.is_file():
-            suggestions[model] = lr_range.load(path).suggestion
-    return suggestions
-
-
-def against_range_tests(runs, folder: str | None = None):
-    """Per network: the rate chosen on the validation split beside the range test's suggestion."""
-    import pandas as pd
-
-    suggestions = range_suggestions(runs, folder)
-    return pd.DataFrame([{"Network": model, "Chosen on validation": format_lr(lr),
-                          "Range test suggests": f"{suggestions[model]:.2g}" if model in suggestions else "-",
-                          "Suggestion / chosen": f"{suggestions[model] / lr:.2g}" if model in suggestions else "-"}
-                         for model, lr in chosen_rates(runs).items()])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers sweep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["lenet5", "own-network"])
     parser.add_argument("--lrs", nargs="+", type=float, default=list(SWEEP_LRS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    flags.add_seeds(parser)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--subset", type=int, default=None)
     parser.add_argument("--test-subset", type=int, default=None)
     parser.add_argument("--val-size", type=int, default=VAL_SIZE,
                         help="training images held out to choose the rate on (0: none; the summary then has no choice)")
-    parser.add_argument("--runs-dir", default="results/sweep")
+    parser.add_argument("--runs-dir", default=RUNS_DIR)
     parser.add_argument("--scheduler", help="address of a running Dask scheduler, tcp:// (unencrypted: one "
                         "machine or a private network) or tls:// (default: a local cluster)")
     parser.add_argument("--tls-ca-file", help="tls:// scheduler: the CA certificate that signed the cluster's")
     parser.add_argument("--tls-cert", help="tls:// scheduler: this client's certificate (PEM)")
     parser.add_argument("--tls-key", help="tls:// scheduler: this client's private key (PEM)")
     parser.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    flags.add_progress(parser)
     args = parser.parse_args(argv)
     interrupt_on_sigterm()
     given = (args.tls_ca_file, args.tls_cert, args.tls_key)

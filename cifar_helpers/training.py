@@ -27,11 +27,11 @@ from .data import CIFAR10, load_cifar10
 from .device import environment, resolve_device, resolve_precision
 from .errors import DivergenceError
 from .evaluate import tta_logits
-from .models import WhitenedNet, build_model, canonical_model, count_parameters
-from .paths import project_path
+from .models import WhitenedNet, apply_batchnorm, build_model, canonical_model, count_parameters
+from .optim import Lookahead, build_optimizer, build_schedule
+from .paths import RESULTS_DIR, project_path
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-COLLAPSE_SHARE = 0.9  # a run is "collapsed" when one class takes this share of its test answers
 WHITENING_IMAGES = 5000  # training images whose 2x2 patches set a WhitenedNet's first layer
 
 
@@ -75,17 +75,8 @@ def fit(config: TrainConfig, data: CIFAR10 | None = None, *, device: str = "auto
     target = resolve_device(device)
     config = resolved(config, target)
     run_dir = records.new_run_dir(runs_dir, name or default_name(config))
-    record = {
-        "format": 1,
-        "name": run_dir.name,
-        "status": "running",
-        "config": config.to_dict(),
-        "environment": environment(target),
-        "parameters": count_parameters(build_model(config.model)),
-        "created": records.now(),
-        "history": [],
-        "checkpoint": records.CHECKPOINT,
-    }
+    record = records.new_record(run_dir, config.to_dict(), environment(target),
+                                count_parameters(build_model(config.model)))
     with records.one_trainer(run_dir):
         records.write_record(run_dir, record)  # from its first moment a run folder says what it is
         return _train(run_dir, record, data, target, progress, checkpoint=None)
@@ -168,67 +159,6 @@ class Setup:
     lookahead: Lookahead | None
 
 
-def step_rate(config: TrainConfig, steps: int):
-    """The learning rate of each step as a share of config.lr: constant, or 'warmup-linear': a
-    linear rise over the first `warmup` share of the steps, then a linear fall to `final_lr`."""
-    if config.schedule == "constant":
-        return lambda step: 1.0
-    warm = max(1, round(config.warmup * steps))
-
-    def rate(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return 1.0 - (1.0 - config.final_lr) * min(1.0, (step - warm) / max(1, steps - 1 - warm))
-    return rate
-
-
-class Lookahead:
-    """Slow weights: every `every` steps they move toward the network's weights by a share that
-    shrinks as training goes on (a cubic ramp of `decay`), and the network restarts from them. The
-    averaging smooths the noise of the last, small steps."""
-
-    def __init__(self, net: nn.Module, total_steps: int, every: int = 5, decay: float = 0.95 ** 5):
-        self.tensors = [t for t in net.state_dict().values() if t.is_floating_point()]
-        self.slow = [t.detach().clone() for t in self.tensors]
-        self.total, self.every, self.decay, self.steps = total_steps, every, decay, 0
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.steps += 1
-        if self.steps % self.every and self.steps != self.total:
-            return
-        keep = self.decay * (self.steps / self.total) ** 3
-        for slow, fast in zip(self.slow, self.tensors):
-            slow.lerp_(fast, 1 - keep)
-            fast.copy_(slow)
-
-    def state_dict(self) -> dict:
-        return {"steps": self.steps, "slow": self.slow}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.steps = state["steps"]
-        for slow, saved in zip(self.slow, state["slow"]):
-            slow.copy_(saved)
-
-
-def _optimizer(config: TrainConfig, net: nn.Module) -> torch.optim.Optimizer:
-    """Weights at lr; with bias_lr_scale, BatchNorm's parameters at lr * bias_lr_scale, their
-    weight decay divided by the same factor, so that every parameter decays alike per step."""
-    trained = [p for p in net.parameters() if p.requires_grad]
-    groups = [{"params": trained}]
-    if config.bias_lr_scale != 1:
-        norms = {id(p) for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                 for p in m.parameters()}
-        groups = [{"params": [p for p in trained if id(p) not in norms]},
-                  {"params": [p for p in trained if id(p) in norms], "lr": config.lr * config.bias_lr_scale,
-                   "weight_decay": config.weight_decay / config.bias_lr_scale}]
-    groups = [g for g in groups if g["params"]]
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                           weight_decay=config.weight_decay)
-
-
 def prepare(config: TrainConfig, data: CIFAR10, target: torch.device) -> Setup:
     """Model, optimizer, schedule, the batch iterators and the shuffling generator, exactly as fit
     starts them: public so that a diagnostic (scripts/dead_starts.py) can look at the first steps
@@ -241,15 +171,10 @@ def prepare(config: TrainConfig, data: CIFAR10, target: torch.device) -> Setup:
     if isinstance(net, WhitenedNet):  # its first layer is set from the training images
         net.whiten_from(Batches(train_x[:WHITENING_IMAGES], train_y[:WHITENING_IMAGES], WHITENING_IMAGES,
                                 mean, std, "cpu").first()[0])
-    if config.batchnorm == "recipe":
-        for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.momentum, module.eps = 0.4, 1e-12
-                module.weight.requires_grad_(False)
-    net = net.to(target)
+    apply_batchnorm(net, config.batchnorm)
     memory_format = torch.channels_last if config.channels_last else torch.preserve_format
-    net = net.to(memory_format=memory_format)
-    opt = _optimizer(config, net)
+    net = net.to(target).to(memory_format=memory_format)
+    opt = build_optimizer(config, net)
     generator = torch.Generator(device=target).manual_seed(config.seed)
     common = dict(mean=mean, std=std, device=target, channels_last=bool(config.channels_last))
     # Evaluation needs no gradients, so it can use larger batches.
@@ -264,103 +189,155 @@ def prepare(config: TrainConfig, data: CIFAR10, target: torch.device) -> Setup:
     if config.val_size:
         batches["val"] = Batches(*data.split("val", val_size=config.val_size), eval_size, **common)
     steps = config.epochs * len(batches["train"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, step_rate(config, steps))
-    return Setup(net, opt, scheduler, batches, generator, Lookahead(net, steps) if config.lookahead else None)
+    return Setup(net, opt, build_schedule(config, opt, steps), batches, generator,
+                 Lookahead(net, steps) if config.lookahead else None)
+
+
+@dataclass
+class Training:
+    """One run being trained: its folder and record, configuration, working parts and arithmetic."""
+
+    run_dir: Path
+    record: dict
+    config: TrainConfig
+    setup: Setup
+    target: torch.device
+    autocast: object
+    scaler: torch.amp.GradScaler | None
+    step_net: nn.Module
 
 
 def _train(run_dir: Path, record: dict, data, target, progress: bool, checkpoint) -> Run:
+    """Set up, restore a checkpoint if resuming, train the remaining epochs, and mark it complete."""
     config = TrainConfig.from_dict(record["config"])
     data = data if data is not None else load_cifar10()
     config.check_sizes(len(data.train_labels), len(data.test_labels))
     setup = prepare(config, data, target)
-    net, opt, scheduler, batches, generator = (setup.net, setup.optimizer, setup.scheduler, setup.batches,
-                                               setup.generator)
-    train = batches["train"]
     autocast, scaler = mixed_precision(config, target)
     if target.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if checkpoint is not None:
-        record["history"] = list(checkpoint["history"])
-        net.load_state_dict(checkpoint["model"])
-        opt.load_state_dict(checkpoint["optimizer"])
-        if checkpoint.get("scheduler"):
-            scheduler.load_state_dict(checkpoint["scheduler"])
-        if setup.lookahead is not None and checkpoint.get("lookahead"):
-            setup.lookahead.load_state_dict(checkpoint["lookahead"])
-        if scaler is not None and checkpoint.get("scaler"):
-            scaler.load_state_dict(checkpoint["scaler"])
-        generator.set_state(checkpoint["generator"])
-        torch.set_rng_state(checkpoint["torch_rng"])
-        if target.type == "cuda" and checkpoint.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(checkpoint["cuda_rng"], target)
-    step_net = torch.compile(net) if config.compile else net
+        restore(setup, scaler, target, checkpoint, record)
+    step_net = torch.compile(setup.net) if config.compile else setup.net
+    run = Training(run_dir, record, config, setup, target, autocast, scaler, step_net)
+    _epochs(run, progress)
+    records.refresh_summary(record, "complete")
+    records.write_record(run_dir, record)
+    setup.net.eval()
+    return Run(record=record, model=setup.net, path=run_dir)
 
+
+def restore(setup: Setup, scaler, target: torch.device, checkpoint: dict, record: dict) -> None:
+    """Put a run back where its checkpoint left it: history, weights, optimizer, schedule,
+    lookahead, loss scaler and every random state, so the resumed run computes what an
+    uninterrupted one would."""
+    record["history"] = list(checkpoint["history"])
+    setup.net.load_state_dict(checkpoint["model"])
+    setup.optimizer.load_state_dict(checkpoint["optimizer"])
+    if checkpoint.get("scheduler"):
+        setup.scheduler.load_state_dict(checkpoint["scheduler"])
+    if setup.lookahead is not None and checkpoint.get("lookahead"):
+        setup.lookahead.load_state_dict(checkpoint["lookahead"])
+    if scaler is not None and checkpoint.get("scaler"):
+        scaler.load_state_dict(checkpoint["scaler"])
+    setup.generator.set_state(checkpoint["generator"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    if target.type == "cuda" and checkpoint.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(checkpoint["cuda_rng"], target)
+
+
+def _epochs(run: Training, progress: bool) -> None:
+    """The remaining epochs, each saved as it ends; Ctrl-C keeps the last saved one."""
+    config, record = run.config, run.record
     start = saved = len(record["history"])
-    bar = progress_bar(progress, total=(config.epochs - start) * len(train),
-                        desc=f"{config.model} lr={records.format_lr(config.lr)}")
+    bar = progress_bar(progress, total=(config.epochs - start) * len(run.setup.batches["train"]),
+                       desc=f"{config.model} lr={records.format_lr(config.lr)}")
     try:
         for epoch in range(start + 1, config.epochs + 1):
-            began = time.perf_counter()
-            train.epoch = epoch - 1  # alternating flips: which half of the images is mirrored
-            net.train()
-            loss_sum = torch.zeros((), device=target)
-            correct = torch.zeros((), dtype=torch.int64, device=target)
-            for x, y in train:
-                loss, out = train_step(step_net, opt, x, y, autocast, scaler, config.label_smoothing)
-                scheduler.step()
-                if setup.lookahead is not None:
-                    setup.lookahead.step()
-                loss_sum += loss.float() * len(y)
-                correct += (out.argmax(1) == y).sum()
-                if bar is not None:
-                    bar.update(1)
-            train_loss = loss_sum.item() / train.num_images
-            train_seconds = time.perf_counter() - began
-            row = {"epoch": epoch, "train_loss": train_loss,
-                   "train_acc": 100.0 * correct.item() / train.num_images}
-            row.update(measure(step_net, batches["test"], autocast, prefix="test"))
-            if config.tta and epoch == config.epochs:  # the recipe's own figure, measured once, at the end
-                row["test_tta_acc"] = measure(step_net, batches["test"], autocast, "test", config.tta)["test_acc"]
-            if "val" in batches:
-                row.update(measure(step_net, batches["val"], autocast, prefix="val"))
-            if config.eval_train:
-                row["train_eval_acc"] = measure(step_net, batches["train_eval"], autocast,
-                                                prefix="train_eval")["train_eval_acc"]
-            row["seconds"] = time.perf_counter() - began
-            row["images_per_s"] = train.num_images / train_seconds
-            if not math.isfinite(train_loss):
-                record["history"].append(row)
-                finish(record, "diverged")
-                records.write_record(run_dir, record)
-                raise DivergenceError(
-                    f"The training loss became {train_loss} in epoch {epoch} of run {run_dir}: the "
-                    f"learning rate lr={records.format_lr(config.lr)} is too high for {config.model}. "
-                    f"Try a lower one (for example lr={records.format_lr(config.lr / 10)}). The record "
-                    "is kept, marked 'diverged'; the checkpoint holds the last epoch with a finite loss."
-                )
-            record["history"].append(row)
-            records.write_checkpoint(run_dir, _checkpoint_state(setup, scaler, target, record))
+            row = _epoch(run, epoch, bar)
+            _stop_if_diverged(run, row)
+            _save_epoch(run, row)
             saved = epoch
-            finish(record, "running")
-            records.write_record(run_dir, record)
             if bar is not None:
-                bar.set_postfix(epoch=epoch, loss=f"{train_loss:.3f}", test_acc=f"{row['test_acc']:.1f}")
+                bar.set_postfix(epoch=epoch, loss=f"{row['train_loss']:.3f}", test_acc=f"{row['test_acc']:.1f}")
     except KeyboardInterrupt:
         del record["history"][saved:]  # keep only what the checkpoint can resume from
-        finish(record, "interrupted")
-        records.write_record(run_dir, record)
-        done = len(record["history"])
-        print(f"\nInterrupted: {run_dir} keeps epoch {done} of {config.epochs}. Resume it with "
-              f"fit(None, resume={str(run_dir)!r}) or `python -m cifar_helpers train --resume {run_dir}`.",
-              file=sys.stderr)
+        records.refresh_summary(record, "interrupted")
+        records.write_record(run.run_dir, record)
+        print(f"\nInterrupted: {run.run_dir} keeps epoch {len(record['history'])} of {config.epochs}. Resume it "
+              f"with fit(None, resume={str(run.run_dir)!r}) or `python -m cifar_helpers train --resume "
+              f"{run.run_dir}`.", file=sys.stderr)
         raise
     finally:
         if bar is not None:
             bar.close()
-    finish(record, "complete")
-    records.write_record(run_dir, record)
-    net.eval()
-    return Run(record=record, model=net, path=run_dir)
+
+
+def _epoch(run: Training, epoch: int, bar) -> dict:
+    """One pass over the training batches, then the epoch's measurements: its history row."""
+    train, setup, target = run.setup.batches["train"], run.setup, run.target
+    began = time.perf_counter()
+    train.epoch = epoch - 1  # alternating flips: which half of the images is mirrored
+    setup.net.train()
+    loss_sum = torch.zeros((), device=target)
+    correct = torch.zeros((), dtype=torch.int64, device=target)
+    for x, y in train:
+        loss, out = train_step(run.step_net, setup.optimizer, x, y, run.autocast, run.scaler,
+                               run.config.label_smoothing)
+        setup.scheduler.step()
+        if setup.lookahead is not None:
+            setup.lookahead.step()
+        loss_sum += loss.float() * len(y)
+        correct += (out.argmax(1) == y).sum()
+        if bar is not None:
+            bar.update(1)
+    train_seconds = time.perf_counter() - began
+    row = {"epoch": epoch, "train_loss": loss_sum.item() / train.num_images,
+           "train_acc": 100.0 * correct.item() / train.num_images}
+    row.update(_measurements(run, last=epoch == run.config.epochs))
+    row["seconds"] = time.perf_counter() - began
+    row["images_per_s"] = train.num_images / train_seconds
+    return row
+
+
+def _measurements(run: Training, last: bool) -> dict:
+    """Test loss and accuracy; test-time augmentation once, after the last epoch (the recipe's own
+    figure); validation accuracy with a validation split; the original's training-set accuracy."""
+    batches, net, autocast, config = run.setup.batches, run.step_net, run.autocast, run.config
+    row = measure(net, batches["test"], autocast, prefix="test")
+    if config.tta and last:
+        row["test_tta_acc"] = measure(net, batches["test"], autocast, "test", config.tta)["test_acc"]
+    if "val" in batches:
+        row.update(measure(net, batches["val"], autocast, prefix="val"))
+    if config.eval_train:
+        row["train_eval_acc"] = measure(net, batches["train_eval"], autocast, prefix="train_eval")["train_eval_acc"]
+    return row
+
+
+def _stop_if_diverged(run: Training, row: dict) -> None:
+    """A non-finite loss ends the run: its record keeps the epoch, marked 'diverged'; the
+    checkpoint keeps the last finite one."""
+    loss, config = row["train_loss"], run.config
+    if math.isfinite(loss):
+        return
+    run.record["history"].append(row)
+    records.refresh_summary(run.record, "diverged")
+    records.write_record(run.run_dir, run.record)
+    raise DivergenceError(
+        f"The training loss became {loss} in epoch {row['epoch']} of run {run.run_dir}: the "
+        f"learning rate lr={records.format_lr(config.lr)} is too high for {config.model}. "
+        f"Try a lower one (for example lr={records.format_lr(config.lr / 10)}). The record "
+        "is kept, marked 'diverged'; the checkpoint holds the last epoch with a finite loss."
+    )
+
+
+def _save_epoch(run: Training, row: dict) -> None:
+    """The checkpoint first, then the record: a kill in between leaves the checkpoint one epoch
+    ahead, which a resume trusts."""
+    run.record["history"].append(row)
+    records.write_checkpoint(run.run_dir, _checkpoint_state(run.setup, run.scaler, run.target, run.record))
+    records.refresh_summary(run.record, "running")
+    records.write_record(run.run_dir, run.record)
 
 
 def _checkpoint_state(setup: Setup, scaler, target, record: dict) -> dict:
@@ -399,24 +376,6 @@ def measure(net, batches: Batches, autocast, prefix: str, tta: int = 0) -> dict:
     return {f"{prefix}_loss": loss_sum.item() / n, f"{prefix}_acc": 100.0 * correct.item() / n,
             f"{prefix}_classes_predicted": int((counts > 0).sum()),
             f"{prefix}_top_class_share": counts.max().item() / n}
-
-
-def finish(record: dict, status: str) -> None:
-    """Refresh the derived fields of a record: status, final metrics, the best epoch (chosen on
-    the validation split, when the run has one; never on the test set), collapse flag."""
-    history = record["history"]
-    record["status"] = status
-    record["updated"] = records.now()
-    if not history:
-        return
-    record["final"] = dict(history[-1])
-    record.pop("best", None)
-    if "val_acc" in history[-1]:
-        best = max(history, key=lambda h: h["val_acc"])
-        record["best"] = {"val_acc": best["val_acc"], "epoch": best["epoch"], "test_acc": best["test_acc"]}
-    # A network that gives one answer for (nearly) every test image has collapsed: on balanced
-    # CIFAR-10 it scores about 10%, whatever it "learned".
-    record["collapsed"] = history[-1]["test_top_class_share"] >= COLLAPSE_SHARE
 
 
 def progress_bar(enabled: bool, total: int, desc: str):
@@ -463,7 +422,7 @@ def find_run(folders, match: TrainConfig | None = None, *, with_checkpoint: bool
     return max(matches)[1] if matches else None
 
 
-def fit_or_load(config: TrainConfig, data: CIFAR10 | None = None, *, folders=("results", "runs"),
+def fit_or_load(config: TrainConfig, data: CIFAR10 | None = None, *, folders=(RESULTS_DIR, "runs"),
                 reuse: bool = True, device: str = "auto", runs_dir: str | os.PathLike = "runs",
                 progress: bool = True) -> Run:
     """Load a complete run of this whole configuration if one exists under `folders` (and

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import format_lr, load_cifar10, original, records  # noqa: E402
 from cifar_helpers.config import TrainConfig  # noqa: E402
 from cifar_helpers.device import environment, resolve_device  # noqa: E402
@@ -53,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="own-network")
     parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    flags.add_seeds(parser, default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--subset", type=int, default=None, help="train on a class-balanced subset")
-    parser.add_argument("--device", default="auto")
+    flags.add_device(parser)
     parser.add_argument("--out", default=None, help="JSON file (default results/dead_starts_<model>_lr<lr>.json)")
     args = parser.parse_args(argv)
 

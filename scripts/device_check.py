@@ -76,7 +76,7 @@ def main() -> int:
                    summary, out / "recipe.log")
     sys.path.insert(0, str(ROOT))
     from cifar_helpers import load_runs
-    from cifar_helpers.compare import results_table
+    from cifar_helpers.tables import results_table
 
     records = out / "series" / "records"
     if records.is_dir():

@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import LeNet5, OriginalLeNet5, load_cifar10, train_step  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
 from cifar_helpers.device import environment, resolve_device  # noqa: E402
@@ -60,7 +61,7 @@ def train(variant, seed: int, data, args) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    flags.add_seeds(parser)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--images", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=1024)

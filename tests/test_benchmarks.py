@@ -7,6 +7,9 @@ import sys
 
 from cifar_helpers.paths import REPO
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+import time_to_accuracy  # noqa: E402
+
 
 def test_accuracy_parity_records_both_paths(cifar, tmp_path):
     runs, out = tmp_path / "runs", tmp_path / "out"
@@ -50,7 +53,7 @@ def test_time_to_accuracy_reads_epochs_from_the_records_and_times_them_side_by_s
         runs = [r for _, r in iter_records(folder)
                 if r["status"] == "complete" and (r["config"]["model"], r["config"]["lr"]) == (c["model"], lr)]
         assert c["seeds"] == sorted(r["config"]["seed"] for r in runs) and c["seeds"]
-        assert c["accuracy_curve"] == recipe.accuracy_curve(runs)
+        assert c["accuracy_curve"] == time_to_accuracy.accuracy_curve(runs)
         for accuracy, reached in c["to_accuracy"].items():
             before = c["accuracy_curve"][:reached["epochs"]] if reached else c["accuracy_curve"]
             if reached:  # the first epoch at that accuracy
@@ -61,3 +64,11 @@ def test_time_to_accuracy_reads_epochs_from_the_records_and_times_them_side_by_s
             else:
                 assert max(before) < float(accuracy)
     assert "| own-network, the original's recipe |" in (tmp_path / "time_to_accuracy.md").read_text()
+
+
+def test_accuracy_curve_and_epochs_to_an_accuracy():
+    runs = [{"history": [{"test_acc": 50.0}, {"test_acc": 80.0, "test_tta_acc": 82.0}]},
+            {"history": [{"test_acc": 60.0}, {"test_acc": 84.0, "test_tta_acc": 86.0}]}]
+    assert time_to_accuracy.accuracy_curve(runs) == [55.0, 84.0]  # the last epoch: the recipe's own figure
+    assert time_to_accuracy.epochs_to([55.0, 84.0], 55) == 1 and time_to_accuracy.epochs_to([55.0, 84.0], 60) == 2
+    assert time_to_accuracy.epochs_to([55.0, 84.0], 90) is None

@@ -4,9 +4,9 @@ them all resumes to the same result."""
 import pytest
 import torch
 
-from cifar_helpers import TrainConfig, build_model, fit, records, recipe
+from cifar_helpers import TrainConfig, build_model, fit, records, recipe, tables
 from cifar_helpers.evaluate import tta_logits, tta_views
-from cifar_helpers.training import Lookahead, step_rate
+from cifar_helpers.optim import Lookahead, step_rate
 
 TINY = dict(epochs=3, subset=512, test_subset=256, batch_size=128, device="cpu")
 
@@ -110,18 +110,10 @@ def test_the_ablation_table_reads_each_run_as_the_ingredient_it_lacks(tmp_path):
     _complete(tmp_path / "recipe", "b", recipe.RECIPE.replace(precision="bf16"), 93.0, 94.0)  # the other width
     _complete(tmp_path / "ablation", "c", recipe.without("label smoothing").replace(seed=1), 88.0, 89.5)
     _complete(tmp_path / "ablation", "d", recipe.without("flip and translate"), 80.0, 81.0)
-    table = recipe.ablation_table(tmp_path / "recipe", tmp_path / "ablation")
+    table = tables.ablation_table(tmp_path / "recipe", tmp_path / "ablation")
     assert sorted(map(tuple, table.values.tolist())) == [
         ("full recipe", 0, 91.0), ("without flip and translate", 0, 81.0), ("without label smoothing", 1, 89.5),
         ("without test-time augmentation", 0, 90.0)]
-
-
-def test_accuracy_curve_and_epochs_to_an_accuracy():
-    runs = [{"history": [{"test_acc": 50.0}, {"test_acc": 80.0, "test_tta_acc": 82.0}]},
-            {"history": [{"test_acc": 60.0}, {"test_acc": 84.0, "test_tta_acc": 86.0}]}]
-    assert recipe.accuracy_curve(runs) == [55.0, 84.0]  # the last epoch: the recipe's own figure
-    assert recipe.epochs_to([55.0, 84.0], 55) == 1 and recipe.epochs_to([55.0, 84.0], 60) == 2
-    assert recipe.epochs_to([55.0, 84.0], 90) is None
 
 
 def test_the_recipe_command_names_its_runs(monkeypatch):

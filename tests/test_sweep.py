@@ -12,7 +12,8 @@ import pytest
 
 from cifar_helpers.errors import CifarHelpersError
 from cifar_helpers.paths import REPO
-from cifar_helpers.sweep import against_range_tests, chosen_rates, plan, summary, sweep
+from cifar_helpers.sweep import plan, sweep
+from cifar_helpers.tables import against_range_tests, chosen_rates, sweep_table
 
 TINY = dict(epochs=1, subset=200, test_subset=200, val_size=100, progress=False)
 
@@ -142,7 +143,7 @@ def test_the_rate_is_chosen_on_the_validation_split_not_the_test_set(tmp_path):
     rows.append(dict(rows[0], lr=3e-3, val_size=0, val_acc=None, test_acc=70.0))  # no split: not a sweep point
     runs = pd.DataFrame(rows)
     assert chosen_rates(runs) == {"lenet5": 1e-3}
-    table = summary(runs)
+    table = sweep_table(runs)
     assert table[["lr", "Seeds", "Validation (%)", "Collapsed", "Chosen on validation"]].values.tolist() == [
         ["1e-3", 2, "63.50 ± 0.71", 0, "yes"], ["1e-2", 3, "43.67 ± 29.16", 1, ""]]
     (tmp_path / "lenet5_adam_b1024.json").write_text(json.dumps(

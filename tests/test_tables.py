@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from cifar_helpers.compare import results_table
+from cifar_helpers.tables import results_table
 
 
 def test_table_rows_aggregate_complete_runs_and_name_their_seeds():

@@ -1,0 +1,174 @@
+"""The report's tables, from run records: the original's table and ours beside it under both
+protocols, notebook 05's recipe and its ablation, the learning-rate sweep and the rate it
+chooses; and the README's generated blocks. Jobs (training, the sweep, the recipe) write records;
+this module only reads them, and no job imports it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import lr_range, original, recipe, sweep
+from .config import TrainConfig
+from .paths import RESULTS_DIR, project_path
+from .records import format_lr, iter_records, load_runs
+
+NETWORKS = {"lenet5": ("LeNet5", "classic"), "lenet5-original": ("LeNet5", "original variant"),
+            "own-network": ("Own Network", "")}
+
+
+def mean_std(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "-"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.2f}"
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A pandas table as a GitHub markdown table."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _seeds(group: pd.DataFrame) -> str:
+    return ", ".join(str(int(s)) for s in sorted(group["seed"]))
+
+
+def results_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, lr, epochs, subset) over the complete runs of `runs` (from load_runs):
+    the original's figure, ours under the original's protocol, ours on the test set at the last
+    epoch (no epoch is picked by its test accuracy), mean ± std over seeds (listed by number)."""
+    done = runs[runs["status"] == "complete"].copy()
+    done["subset"] = done["subset"].fillna(0).astype(int)
+    rows = []
+    for (model, lr, epochs, subset), group in done.groupby(["model", "lr", "epochs", "subset"]):
+        family, variant = NETWORKS[model]
+        figure = original.README_ACCURACY.get((family, lr))
+        rows.append({
+            "Network": family + (f" ({variant})" if variant else ""),
+            "lr": format_lr(lr),
+            "Epochs": epochs,
+            "Train images": subset or 50000,
+            "Seeds": _seeds(group),
+            "Original README (%)": f"{figure:.2f}" if figure is not None and original.EPOCHS.get(lr) == epochs else "-",
+            "Ours, original's protocol: train set (%)": mean_std(group["train_eval_acc"]),
+            "Ours, test set (%)": mean_std(group["test_acc"]),
+            "Collapsed": int(group["collapsed"].sum()),
+            "Wall time (min)": f"{group['wall_s'].mean() / 60:.1f}",
+            "Device": ", ".join(sorted(set(group["device"].dropna()))),
+        })
+    return pd.DataFrame(rows)
+
+
+def recipe_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per width over the complete recipe runs in `runs` (load_runs): test accuracy after
+    the last epoch, one view and with test-time augmentation, mean ± std over seeds (listed by
+    number)."""
+    done = runs[runs["status"] == "complete"]
+    rows = []
+    for (model, epochs), group in done.groupby(["model", "epochs"]):
+        rows.append({
+            "Network": model,
+            "Epochs": epochs,
+            "Seeds": _seeds(group),
+            "Test set, one view (%)": mean_std(group["test_acc"]),
+            "Test set, with test-time augmentation (%)": mean_std(group["test_tta_acc"]),
+            "Wall time (min)": f"{group['wall_s'].mean() / 60:.1f}",
+            "Device": ", ".join(sorted(set(group["device"].dropna()))),
+        })
+    return pd.DataFrame(rows)
+
+
+def ablation_table(recipe_dir=recipe.RUNS_DIR, ablation_dir=recipe.ABLATION_DIR) -> pd.DataFrame:
+    """Test accuracy after the last epoch (with the recipe's test-time augmentation) of the CPU
+    width's complete runs: the full recipe and the recipe without each ingredient, one row per
+    run (columns run, seed, test_acc). The row without test-time augmentation is the full recipe
+    runs' own one-view accuracy: that ingredient changes no training."""
+    rows = []
+    for _, record in iter_records([recipe_dir, ablation_dir]):
+        if record.get("status") != "complete":
+            continue
+        seed, final = record["config"]["seed"], record["final"]
+        base = recipe.CPU_RECIPE.replace(seed=seed)
+        if base.matches(record["config"]):
+            rows += [("full recipe", seed, final["test_tta_acc"]),
+                     ("without test-time augmentation", seed, final["test_acc"])]
+        rows += [(f"without {name}", seed, final["test_tta_acc"])
+                 for name in recipe.INGREDIENTS if recipe.without(name, base).matches(record["config"])]
+    return pd.DataFrame(rows, columns=["run", "seed", "test_acc"])
+
+
+def sweep_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The complete runs of a sweep's table (load_runs) that held out a validation split."""
+    return runs[(runs["status"] == "complete") & (runs["val_size"].fillna(0) > 0)]
+
+
+def chosen_rates(runs: pd.DataFrame) -> dict:
+    """model -> the rate whose runs reach the highest mean validation accuracy at their last
+    epoch. The test set takes no part in the choice."""
+    done = sweep_runs(runs)
+    means = done.groupby(["model", "lr"])["val_acc"].mean()
+    return {model: float(means[model].idxmax()) for model in done["model"].unique()}
+
+
+def sweep_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, lr) of a sweep's complete runs: last-epoch validation and test
+    accuracy, mean ± std over the seeds, the collapsed runs, and the rate the validation split
+    chooses for each network."""
+    done = sweep_runs(runs)
+    chosen = chosen_rates(runs)
+    rows = [{"Network": model, "lr": format_lr(lr), "Epochs": int(group["epochs"].iloc[0]), "Seeds": len(group),
+             "Validation (%)": mean_std(group["val_acc"]), "Test (%)": mean_std(group["test_acc"]),
+             "Collapsed": int(group["collapsed"].sum()), "Chosen on validation": "yes" if chosen[model] == lr else ""}
+            for (model, lr), group in done.groupby(["model", "lr"])]
+    return pd.DataFrame(rows)
+
+
+def range_suggestions(runs: pd.DataFrame, folder=lr_range.RESULTS_DIR) -> dict:
+    """model -> the suggestion of the shipped range test of the sweep's network, optimizer and
+    batch size (networks without one are left out)."""
+    suggestions = {}
+    for model, group in sweep_runs(runs).groupby("model"):
+        config = TrainConfig(model=model, batch_size=int(group["batch_size"].iloc[0]),
+                             optimizer=group["optimizer"].iloc[0])
+        path = lr_range.result_path(config, folder)
+        if path.is_file():
+            suggestions[model] = lr_range.load(path).suggestion
+    return suggestions
+
+
+def against_range_tests(runs: pd.DataFrame, folder=lr_range.RESULTS_DIR) -> pd.DataFrame:
+    """Per network: the rate chosen on the validation split beside the range test's suggestion."""
+    suggestions = range_suggestions(runs, folder)
+    return pd.DataFrame([{"Network": model, "Chosen on validation": format_lr(lr),
+                          "Range test suggests": f"{suggestions[model]:.2g}" if model in suggestions else "-",
+                          "Suggestion / chosen": f"{suggestions[model] / lr:.2g}" if model in suggestions else "-"}
+                         for model, lr in chosen_rates(runs).items()])
+
+
+def readme_blocks() -> dict[str, str]:
+    """The README's generated tables, from the committed run records: the original's table, notebook
+    05's recipe and the learning-rate sweep, each between its two markers."""
+    swept = load_runs(sweep.RUNS_DIR)
+    tables = {"results-table": results_table(load_runs(RESULTS_DIR)).drop(columns=["Device"]),
+              "recipe-table": recipe_table(load_runs(recipe.RUNS_DIR)).drop(columns=["Device"]),
+              "sweep-table": sweep_table(swept),
+              "sweep-choice": against_range_tests(swept)}
+    return {name: f"<!-- {name}: generated -->\n{markdown(table)}\n<!-- /{name} -->"
+            for name, table in tables.items()}
+
+
+def update_readme(readme: str | Path = "README.md") -> bool:
+    """Rewrite the generated blocks of the README; True if any changed."""
+    readme = project_path(readme)
+    text = new = readme.read_text()
+    for name, block in readme_blocks().items():
+        start, end_marker = new.index(f"<!-- {name}: generated -->"), f"<!-- /{name} -->"
+        end = new.index(end_marker) + len(end_marker)
+        new = new[:start] + block + new[end:]
+    readme.write_text(new)
+    return new != text
