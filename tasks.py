@@ -31,6 +31,8 @@ def ensure_environment() -> None:
     print("Installing the project and its dependencies (PyTorch is large: this takes minutes "
           "the first time) ...", flush=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"], check=True)
+    if (ROOT / ".git").exists():  # git strips notebooks' outputs at `git add` (see notebook_outputs.py)
+        subprocess.run([str(PYTHON), "-m", "cifar_helpers", "strip-outputs", "--install-git-filter"], cwd=ROOT)
     for old in VENV.glob(".installed-*"):
         old.unlink()
     stamp.touch()

@@ -1,29 +1,39 @@
-"""Keep committed notebooks clean: no outputs but those nbval compares.
+"""Keep committed notebooks clean: no outputs but those nbval compares, done by nbstripout.
 
 Cells tagged `nbval-check-output` (dataset counts, layer shapes, parameter counts) keep their
-output, which nbval checks on every test run; every other output is stale the moment a parameter
-changes, so it is removed. Run `python -m cifar_helpers strip-outputs notebooks/*.ipynb` after
-executing a notebook to refresh the checked outputs.
+output, which nbval checks on every test run; they also carry nbstripout's `keep_output` tag, so
+the stripper keeps what nbval checks. Every other output is stale the moment a parameter changes,
+and is removed, with papermill's injected parameters and metadata. `python -m cifar_helpers
+strip-outputs notebooks/*.ipynb` strips files by hand; `strip-outputs --install-git-filter` (run by
+`tasks.py` when it sets up a clone) makes git strip them at every `git add`, so executed outputs
+never reach a commit by accident.
 """
 
 from __future__ import annotations
 
-CHECKED = "nbval-check-output"
+import argparse
+import subprocess
+import sys
+
+CHECKED = "nbval-check-output"  # nbval compares this cell's output
+KEEP = "keep_output"  # nbstripout keeps this cell's output
+# nbstripout's settings beyond its defaults: cell ids stay (the notebooks' links and tests name
+# them), papermill's metadata and injected-parameters cells go.
+NBSTRIPOUT = ["--keep-id", "--extra-keys", "metadata.papermill cell.metadata.papermill",
+              "--drop-tagged-cells", "injected-parameters"]
 
 
-def strip(nb) -> None:
-    """Remove in place every output and execution count but those of checked cells."""
-    nb.metadata.pop("papermill", None)
-    nb.metadata.pop("widgets", None)  # progress-bar widget state from an executed run
-    for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
-        if cell.cell_type != "code":
-            continue
-        if CHECKED not in cell.metadata.get("tags", []):
-            cell.outputs = []
-            cell.execution_count = None
-    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+def strip_command(python: str = sys.executable) -> list[str]:
+    return [python, "-m", "nbstripout", *NBSTRIPOUT]
+
+
+def install_git_filter(repo: str = ".") -> None:
+    """Configure, in this clone's git config, the `nbstripout` filter that .gitattributes names for
+    notebooks/*.ipynb (git keeps filter commands out of the repository, so each clone sets its own)."""
+    clean = " ".join(f'"{part}"' if " " in part else part for part in strip_command())
+    for key, value in (("filter.nbstripout.clean", clean), ("filter.nbstripout.smudge", "cat"),
+                       ("diff.ipynb.textconv", clean + " -t")):
+        subprocess.run(["git", "-C", repo, "config", key, value], check=True)
 
 
 def problems(nb) -> list[str]:
@@ -37,6 +47,8 @@ def problems(nb) -> list[str]:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
             found.append(f"cell {i} holds papermill's injected parameters")
+        if (CHECKED in tags) != (KEEP in tags):
+            found.append(f"cell {i} has one of the tags {CHECKED} and {KEEP} without the other")
         if cell.cell_type == "code" and CHECKED not in tags and (cell.outputs or cell.execution_count):
             found.append(f"cell {i} has stale outputs")
         if cell.cell_type == "code" and CHECKED in tags and not cell.outputs:
@@ -44,12 +56,13 @@ def problems(nb) -> list[str]:
     return found
 
 
-def main(paths: list[str]) -> int:
-    import nbformat
-
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        strip(nb)
-        nbformat.write(nb, path)
-        print(f"cleaned {path}")
-    return 0
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cifar_helpers strip-outputs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*")
+    parser.add_argument("--install-git-filter", action="store_true",
+                        help="make git strip notebooks at every `git add` in this clone")
+    args = parser.parse_args(argv)
+    if args.install_git_filter:
+        install_git_filter()
+    return subprocess.run([*strip_command(), *args.notebooks]).returncode if args.notebooks else 0

@@ -138,3 +138,46 @@ def test_default_parameters_load_the_shipped_runs_from_either_door(cifar, tmp_pa
     finally:
         if door == "notebooks":
             shutil.rmtree(out, ignore_errors=True)
+
+
+def _executed_copy(tmp_path: Path) -> Path:
+    """Notebook 02 as an execution leaves it: outputs everywhere, papermill's metadata and its
+    injected-parameters cell."""
+    nb = nbformat.read(REPO / "notebooks" / "02_lenet5.ipynb", as_version=4)
+    nb.metadata["papermill"] = {"parameters": {"lr": 0.01}}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "nbval-check-output" not in cell.metadata.get("tags", []):
+            cell.outputs = [nbformat.v4.new_output("stream", text="stale\n")]
+            cell.execution_count = 3
+    nb.cells.insert(2, nbformat.v4.new_code_cell("lr = 0.01", metadata={"tags": ["injected-parameters"]}))
+    path = tmp_path / "notebooks" / "02_lenet5.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_strip_outputs_and_the_git_filter_keep_only_what_nbval_checks(tmp_path):
+    from cifar_helpers.notebook_outputs import install_git_filter
+
+    committed = nbformat.read(REPO / "notebooks" / "02_lenet5.ipynb", as_version=4)
+    checked = [c.outputs for c in committed.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    path = _executed_copy(tmp_path)
+    assert problems(nbformat.read(path, as_version=4))
+    # By hand: the strip-outputs command.
+    result = subprocess.run([sys.executable, "-m", "cifar_helpers", "strip-outputs", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    stripped = nbformat.read(path, as_version=4)
+    assert problems(stripped) == [] and [c.id for c in stripped.cells] == [c.id for c in committed.cells]
+    assert [c.outputs for c in stripped.cells if "nbval-check-output" in c.metadata.get("tags", [])] == checked
+    # By git: a clone with the filter installed commits the stripped notebook whatever the file holds.
+    path = _executed_copy(tmp_path / "clone")
+    repo = path.parent.parent
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitattributes").write_text((REPO / ".gitattributes").read_text())
+    install_git_filter(str(repo))
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    staged = subprocess.run(["git", "-C", str(repo), "show", ":notebooks/02_lenet5.ipynb"], check=True,
+                            capture_output=True, text=True).stdout
+    assert problems(nbformat.reads(staged, as_version=4)) == []
+    assert problems(nbformat.read(path, as_version=4))  # the working file keeps its outputs
