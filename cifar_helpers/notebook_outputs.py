@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 CHECKED = "nbval-check-output"  # nbval compares this cell's output
 KEEP = "keep_output"  # nbstripout keeps this cell's output
@@ -23,16 +24,24 @@ NBSTRIPOUT = ["--keep-id", "--extra-keys", "metadata.papermill cell.metadata.pap
               "--drop-tagged-cells", "injected-parameters"]
 
 
-def strip_command(python: str = sys.executable) -> list[str]:
-    return [python, "-m", "nbstripout", *NBSTRIPOUT]
+def strip_text(text: str) -> str:
+    """A notebook (its JSON) as nbstripout strips it, its checked cells then numbered 1, 2, ...:
+    nbval runs only cells with an execution count, and nbstripout removes every count."""
+    import nbformat
+
+    stripped = subprocess.run([sys.executable, "-m", "nbstripout", *NBSTRIPOUT], input=text, capture_output=True,
+                              text=True, check=True).stdout
+    nb = nbformat.reads(stripped, as_version=4)
+    for count, cell in enumerate((c for c in nb.cells if KEEP in c.metadata.get("tags", [])), 1):
+        cell.execution_count = count
+    return nbformat.writes(nb) + "\n"
 
 
 def install_git_filter(repo: str = ".") -> None:
     """Configure, in this clone's git config, the `nbstripout` filter that .gitattributes names for
     notebooks/*.ipynb (git keeps filter commands out of the repository, so each clone sets its own)."""
-    clean = " ".join(f'"{part}"' if " " in part else part for part in strip_command())
-    for key, value in (("filter.nbstripout.clean", clean), ("filter.nbstripout.smudge", "cat"),
-                       ("diff.ipynb.textconv", clean + " -t")):
+    clean = f'"{sys.executable}" -m cifar_helpers strip-outputs --filter'
+    for key, value in (("filter.nbstripout.clean", clean), ("filter.nbstripout.smudge", "cat")):
         subprocess.run(["git", "-C", repo, "config", key, value], check=True)
 
 
@@ -62,7 +71,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("notebooks", nargs="*")
     parser.add_argument("--install-git-filter", action="store_true",
                         help="make git strip notebooks at every `git add` in this clone")
+    parser.add_argument("--filter", action="store_true", help="strip the notebook on stdin to stdout (git's filter)")
     args = parser.parse_args(argv)
     if args.install_git_filter:
         install_git_filter()
-    return subprocess.run([*strip_command(), *args.notebooks]).returncode if args.notebooks else 0
+    if args.filter:
+        sys.stdout.write(strip_text(sys.stdin.read()))
+    for path in map(Path, args.notebooks):
+        path.write_text(strip_text(path.read_text()))
+        print(f"cleaned {path}")
+    return 0

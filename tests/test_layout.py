@@ -3,7 +3,6 @@ layers below its own, so there is no circle; functions stay short; the run recor
 are written in records.py alone."""
 
 import ast
-from pathlib import Path
 
 from cifar_helpers.paths import REPO
 

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from cifar_helpers import CifarHelpersError
-from cifar_helpers import series
+from cifar_helpers import runner, series
 from cifar_helpers.reproduce import configurations
 
 
@@ -43,7 +43,7 @@ def test_failing_notebook_stops_the_job_and_keeps_its_copy(tmp_path, monkeypatch
                                                                "language": "python"}})
     (tmp_path / "notebooks").mkdir()
     nbformat.write(broken, tmp_path / "notebooks" / "01_dataset_tour.ipynb")
-    monkeypatch.setattr(series, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr(runner, "NOTEBOOKS", tmp_path / "notebooks")
     with pytest.raises(CifarHelpersError, match="01_dataset_tour.ipynb failed in cell .*ValueError") as info:
         series.run_series(str(tmp_path / "out"), quick=True, reuse=True, only=["01"])
     assert "The data is gone. The executed notebook" in str(info.value)  # one period, not two
