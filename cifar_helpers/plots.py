@@ -336,3 +336,93 @@ def ablation(table):
     ax.set(xlim=(low, 100), xlabel="test accuracy after the last epoch (%)", ylabel="",
            title="The recipe without one ingredient at a time")
     return fig
+
+
+def feature_maps(panels: dict):
+    """A row of pictures, each titled with its name and shape: an RGB image (3, H, W) as it is,
+    a 2-D map (H, W) in grey, or, if it has negative values, from blue (negative) through white
+    (0) to red (positive). For the convolution, ReLU and pooling of notebook 02."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
+    for ax, (name, picture) in zip(axes[0], panels.items()):
+        picture = picture.detach().cpu()
+        shape = " × ".join(str(s) for s in picture.shape)
+        if picture.dim() == 3:
+            _show(ax, picture.to(torch.uint8) if picture.dtype == torch.uint8 else picture)
+        else:
+            signed = bool((picture < 0).any())
+            reach = float(picture.abs().max()) or 1.0
+            shown = ax.imshow(picture.numpy(), cmap="RdBu_r" if signed else "gray",
+                              vmin=-reach if signed else float(picture.min()), vmax=reach if signed else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_title(f"{name}\n{shape}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def layer_shapes(model: torch.nn.Module, input_shape=(1, 3, 32, 32)) -> list[tuple[str, str, tuple]]:
+    """Every step of `model.forward`, in order, with the shape of one image after it (the batch
+    axis dropped): (step, what it is, shape). torch.fx traces the class's own forward, so the
+    functional steps (F.relu, F.max_pool2d, torch.flatten) are there as well as the layers, and a
+    forward pass of a zero image measures the shapes."""
+    import re
+
+    from torch.fx import symbolic_trace
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    traced = symbolic_trace(model)
+    with torch.no_grad():
+        ShapeProp(traced).propagate(torch.zeros(input_shape))
+    steps = []
+    for node in traced.graph.nodes:
+        if node.op == "output":
+            continue
+        shape = tuple(node.meta["tensor_meta"].shape[1:])
+        if node.op == "placeholder":
+            steps.append(("input", "image", shape))
+        elif node.op == "call_module":
+            layer = traced.get_submodule(node.target)
+            what = type(layer).__name__
+            if isinstance(layer, torch.nn.Conv2d):
+                what += " {}×{}".format(*layer.kernel_size)
+            steps.append((node.target, what, shape))
+        else:
+            what = re.sub(r"_\d+$", "", node.name)  # relu_1 -> relu
+            if what.startswith("max_pool") and len(node.args) > 1:
+                what += f" {node.args[1]}×{node.args[1]}"
+            steps.append((node.name, what, shape))
+    return steps
+
+
+def network_shapes(model: torch.nn.Module, title: str | None = None, input_shape=(1, 3, 32, 32)):
+    """A drawing of the network as the tensor that flows through it (layer_shapes): a block per
+    step, as tall as the image is high (a column of numbers for a flat vector), wider with more
+    channels, labelled with the step and the shape after it."""
+    steps = layer_shapes(model, input_shape)
+    fig, ax = plt.subplots(figsize=(1.25 * len(steps), 3.4))
+    height_of = input_shape[-2]
+    longest = max((s[0] for _, _, s in steps if len(s) == 1), default=1)
+    for k, (name, what, shape) in enumerate(steps):
+        if len(shape) == 3:
+            channels, height = shape[0], shape[1]
+            h = 0.9 * height / height_of
+            w = 0.12 + 0.06 * np.log2(channels)
+            color = "tab:orange" if what == "image" else "tab:blue"
+        else:
+            h = 0.9 * max(shape[0] / longest, 0.04)
+            w = 0.08
+            color = "tab:green"
+        ax.add_patch(plt.Rectangle((k - w / 2, -h / 2), w, h, color=color, alpha=0.7))
+        label = f"{name}\n{what}" if name in model._modules or name == "input" else what  # a layer, or a function
+        ax.text(k, 0.55, label, ha="center", va="bottom", fontsize=8)
+        ax.text(k, -0.55, " × ".join(str(s) for s in shape), ha="center", va="top", fontsize=9,
+                fontweight="bold")
+        if k:
+            ax.annotate("", (k - 0.5 + 0.12, 0), (k - 1 + 0.5 - 0.12, 0),
+                        arrowprops=dict(arrowstyle="->", color="grey"))
+    ax.set(xlim=(-0.6, len(steps) - 0.4), ylim=(-0.85, 0.95))
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return fig
