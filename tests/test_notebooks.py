@@ -107,7 +107,7 @@ SHIPPED_FIGURES = {"cifar.png", "lenet5_1e-3.png", "lenet5-original_1e-3.png", "
 # The root door (papermill from the repository root, as the main job runs) is executed by
 # test_series_executes_headless, and the main job's default runs are found shipped by
 # test_experiments_leave_tree_clean.test_the_main_job_draws_the_shipped_runs_into_asset: running all
-# five notebooks again from the root cost 67 s of the 15-minute budget.
+# five notebooks again from the root took a minute of the 15-minute budget.
 @pytest.mark.parametrize("door", ["notebooks"])
 def test_default_parameters_load_the_shipped_runs_from_either_door(cifar, tmp_path, door):
     """Run All with the default parameters, the kernel started in notebooks/ (as JupyterLab

@@ -32,8 +32,9 @@ def test_shipped_checkpoint_matches_its_record(cifar, checkpoint):
     if run.record["status"] != "complete":
         pytest.skip("an interrupted run shipped for resuming")
     # in the precision the run was measured in (bf16 on a CPU with native bf16), and with its
-    # test-time augmentation where the record names one (the full width's six views cost 90 s
-    # on 2 CPU cores: its one-view figure checks its weights, the small width checks the views)
+    # test-time augmentation where the record names one (the full width's six views cost more
+    # than the rest of this file on 2 CPU cores: its one-view figure checks its weights, the small
+    # width checks the views)
     mixed = torch.autocast("cpu", dtype=torch.bfloat16, enabled=run.config.precision == "bf16")
     for tta, key in ((0, "test_acc"), (run.config.tta, "test_tta_acc")):
         if key in run.record["final"] and not (tta and run.config.model == "whitened-net"):
