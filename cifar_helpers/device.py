@@ -75,6 +75,16 @@ def environment(device: torch.device) -> dict:
     }
 
 
+def machine(device: torch.device | None = None) -> dict:
+    """What a measured time depends on: the processor, its instruction set as it matters to
+    training (AVX512-BF16 trains in bf16), the precision "auto" picks there, and the threads."""
+    device = device or resolve_device()
+    isa = "GPU" if device.type != "cpu" else (
+        "AVX512-BF16" if cpu_has_fast_bf16() else torch.backends.cpu.get_cpu_capability())
+    return {"device_name": device_name(device), "isa": isa, "precision": resolve_precision("auto", device),
+            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
+
+
 def code_version() -> dict:
     """The commit of the repository this code runs from, and whether tracked files differ from it
     (a record made from uncommitted code says so); empty outside a git checkout."""

@@ -5,6 +5,7 @@ this module only reads them, and no job imports it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -150,6 +151,78 @@ def against_range_tests(runs: pd.DataFrame, folder=lr_range.RESULTS_DIR) -> pd.D
                          for model, lr in chosen_rates(runs).items()])
 
 
+TIMINGS_DIR = "benchmarks/results"  # timings-<machine>.json, written by benchmarks/timings.py
+TIMED_JOBS = {"main-job": "main job (`python3 tasks.py run`, shipped runs)",
+              "quick": "quick profile (`python3 tasks.py run --quick`)",
+              "test-suite": "the README's test command"}
+TIMED_RUNS = {"LeNet5, lr 1e-3, 40 epochs": ("", "lenet5_lr1e-3_e40_s"),
+              "original LeNet5 variant, lr 1e-3, 40 epochs": ("", "lenet5-original_lr1e-3_e40_s"),
+              "own network, lr 1e-3, 40 epochs": ("", "own-network_lr1e-3_e40_s"),
+              "LeNet5, lr 1e-3, 40 epochs on 45,000 images (the sweep)": ("sweep", "lenet5_lr1e-3_e40_s"),
+              "own network, lr 1e-3, 3 epochs on 45,000 images (the sweep)": ("sweep", "own-network_lr1e-3_e3_s"),
+              "notebook 05's recipe, CPU width, 10 epochs": ("recipe", "whitened-net-small_"),
+              "notebook 05's recipe, full width, 10 epochs": ("recipe", "whitened-net_")}
+NOT_MEASURED = "not measured"
+
+
+def machine_label(name: str, isa: str, precision: str, threads: int) -> str:
+    return f"{name}, {isa}, {precision}, {threads} thread{'' if threads == 1 else 's'}"
+
+
+def _run_times() -> dict[tuple[str, str], str]:
+    """(row, machine) -> the median epoch and the whole run of the shipped runs of each kind, from
+    their records (per-epoch seconds: training and the evaluation after it)."""
+    cells, by_machine = {}, {}
+    for label, (folder, prefix) in TIMED_RUNS.items():
+        for run_dir, record in iter_records([f"{RESULTS_DIR}/{folder}".rstrip("/")]):
+            if not run_dir.name.startswith(prefix) or record.get("status") != "complete":
+                continue
+            env, precision = record["environment"], record["config"]["precision"]
+            isa = "AVX512-BF16" if env["cpu_capability"] == "AVX512" and precision == "bf16" else env["cpu_capability"]
+            if env["device_type"] != "cpu":
+                isa = "GPU"
+            key = (label, machine_label(env["device_name"], isa, precision, env["torch_threads"]))
+            by_machine.setdefault(key, []).append([epoch["seconds"] for epoch in record["history"]])
+    for (label, machine), runs in by_machine.items():
+        epoch = pd.Series([s for run in runs for s in run]).median()
+        totals = pd.Series([sum(run) for run in runs]) / 60
+        spread = f" ({len(runs)} runs: {totals.min():.1f}-{totals.max():.1f})" if len(runs) > 1 else ""
+        cells[(f"{label}: an epoch", machine)] = f"{epoch:.1f} s"
+        cells[(f"{label}: the whole run", machine)] = f"{totals.median():.1f} min{spread}"
+    return cells
+
+
+def _job_times(folder=TIMINGS_DIR) -> dict[tuple[str, str], str]:
+    """(row, machine) -> the measured seconds of the jobs and of Run All in JupyterLab."""
+    cells = {}
+    for path in sorted(project_path(folder).glob("timings-*.json")):
+        timing = json.loads(path.read_text())
+        m = timing["machine"]
+        machine = machine_label(m["device_name"], m["isa"], m["precision"], m["threads"])
+        for name, entry in timing["measured"].items():
+            if entry["seconds"] is None:
+                continue
+            if name == "jupyterlab":
+                for notebook, seconds in entry["run_all_seconds"].items():
+                    if (project_path("notebooks") / notebook).exists():  # not the browser test's extra run
+                        cells[(f"Run All in JupyterLab, {notebook[:-6]}", machine)] = f"{seconds:.0f} s"
+            else:
+                cells[(TIMED_JOBS[name], machine)] = f"{entry['seconds'] / 60:.1f} min"
+    return cells
+
+
+def timings_table(folder=TIMINGS_DIR) -> pd.DataFrame:
+    """Every measured time of the series, one column per machine (a GPU column says "not measured"
+    until a file or record from a GPU exists), each cell read from a committed file."""
+    cells = {**_job_times(folder), **_run_times()}
+    machines = sorted({machine for _, machine in cells})
+    if not any(", GPU," in machine for machine in machines):
+        machines.append("GPU")
+    rows = list(dict.fromkeys(row for row, _ in cells))
+    return pd.DataFrame([[row, *(cells.get((row, m), NOT_MEASURED) for m in machines)] for row in rows],
+                        columns=["", *machines])
+
+
 def readme_blocks() -> dict[str, str]:
     """The README's generated tables, from the committed run records: the original's table, notebook
     05's recipe and the learning-rate sweep, each between its two markers."""
@@ -157,7 +230,8 @@ def readme_blocks() -> dict[str, str]:
     tables = {"results-table": results_table(load_runs(RESULTS_DIR)).drop(columns=["Device"]),
               "recipe-table": recipe_table(load_runs(recipe.RUNS_DIR)).drop(columns=["Device"]),
               "sweep-table": sweep_table(swept),
-              "sweep-choice": against_range_tests(swept)}
+              "sweep-choice": against_range_tests(swept),
+              "timings-table": timings_table()}
     return {name: f"<!-- {name}: generated -->\n{markdown(table)}\n<!-- /{name} -->"
             for name, table in tables.items()}
 

@@ -20,3 +20,32 @@ def test_table_rows_aggregate_complete_runs_and_name_their_seeds():
     # Only last-epoch figures: no column picks an epoch by its test accuracy.
     assert not [c for c in row if "best" in c.lower()]
     assert row["Collapsed"] == 0 and row["Wall time (min)"] == "10.5"
+
+
+def test_timings_table_reads_committed_files_one_column_per_machine(tmp_path):
+    import json
+    import sys
+
+    from cifar_helpers.paths import REPO
+    from cifar_helpers.tables import NOT_MEASURED, timings_table
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from timings import _timed
+
+    failed = _timed([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
+    assert failed["seconds"] is None and failed["exit"] == 3 and failed["last_line"] == "boom"
+    machine = {"device_name": "Test CPU", "isa": "AVX2", "precision": "fp32", "threads": 2}
+    (tmp_path / "timings-test-cpu-avx2.json").write_text(json.dumps({"machine": machine, "measured": {
+        "main-job": {"seconds": 90.0}, "quick": failed,
+        "jupyterlab": {"seconds": 200.0, "run_all_seconds": {"01_dataset_tour.ipynb": 10.4,
+                                                             "02_lenet5_training.ipynb": 11.6}}}}))
+    table = timings_table(tmp_path).set_index("")
+    column = "Test CPU, AVX2, fp32, 2 threads"
+    assert table.loc["main job (`python3 tasks.py run`, shipped runs)", column] == "1.5 min"
+    assert table.loc["Run All in JupyterLab, 01_dataset_tour", column] == "10 s"
+    assert "quick profile (`python3 tasks.py run --quick`)" not in table.index  # a failed run is no time
+    assert not [row for row in table.index if "training" in row]  # the browser test's extra 02 run
+    # the shipped records fill their machine's column; no GPU has measured anything yet
+    lenet5 = table.loc["LeNet5, lr 1e-3, 40 epochs: the whole run", "AMD EPYC, AVX2, fp32, 1 thread"]
+    assert lenet5.startswith("14.5 min")
+    assert set(table["GPU"]) == {NOT_MEASURED}
