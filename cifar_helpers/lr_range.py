@@ -76,6 +76,7 @@ def lr_range_test(config: TrainConfig, data: CIFAR10, *, start: float = 1e-6, en
 
 
 RESULTS_DIR = f"{paths.RESULTS_DIR}/lr_range"  # shipped range tests, one per network and optimizer
+EXPERIMENTS_DIR = "runs/lr_range"                # range tests rerun from a notebook
 
 
 def result_path(config: TrainConfig, folder: str = RESULTS_DIR):
@@ -110,10 +111,11 @@ STEPS = 100  # of a shipped test: at batch 1024 about two epochs' worth of image
 
 
 def load_or_run(config: TrainConfig, data: CIFAR10, *, rerun: bool = False, device: str = "auto",
-                folder: str = RESULTS_DIR) -> RangeTest | None:
+                folder: str = RESULTS_DIR, save_to: str = EXPERIMENTS_DIR) -> RangeTest | None:
     """The shipped range test of this network, optimizer and batch size; with rerun=True a new one
-    (a hundred training steps: seconds on a GPU, minutes for the own network on a CPU), saved
-    for next time. None, with a message, when none is shipped and rerun is False."""
+    (a hundred training steps: seconds on a GPU, minutes for the own network on a CPU), saved in
+    `save_to`: a rerun from a notebook is an experiment and leaves the shipped test as it is.
+    None, with a message, when none is shipped and rerun is False."""
     path = result_path(config, folder)
     if path.is_file() and not rerun:
         print(f"Loading the range test in {path} (rerun it with rerun_lr_range = True).")
@@ -124,7 +126,9 @@ def load_or_run(config: TrainConfig, data: CIFAR10, *, rerun: bool = False, devi
         return None
     start, end = RAMPS[config.optimizer]
     result = lr_range_test(config, data, start=start, end=end, steps=STEPS, device=device)
-    save(result, config, path)
+    saved = result_path(config, save_to)
+    save(result, config, saved)
+    print(f"Saved this range test in {saved}.")
     return result
 
 
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     def run_all():
         data = load_cifar10()
         for model in args.models:
-            result = load_or_run(configs[model], data, rerun=True, device=args.device)
+            result = load_or_run(configs[model], data, rerun=True, device=args.device, save_to=RESULTS_DIR)
             print(f"{model}: suggestion {result.suggestion:.2g} after {len(result.lrs)} steps"
                   + (" (stopped: diverged)" if result.diverged else ""), flush=True)
 

@@ -23,6 +23,18 @@ def save(fig, path) -> Path:
     return path
 
 
+SHOWN_GRID = {"per_class": 10, "seed": 0}  # the settings of asset/cifar.png, the README's grid
+
+
+def save_image_grid(fig, figures_dir, per_class: int, seed: int, experiments_dir="runs/figures") -> Path:
+    """Save notebook 01's grid: as cifar.png in figures_dir when drawn with the README's settings;
+    drawn with others it is an experiment, saved under experiments_dir with its settings in its name."""
+    if dict(per_class=per_class, seed=seed) == SHOWN_GRID:
+        return save(fig, project_path(figures_dir) / "cifar.png")
+    path = save(fig, project_path(experiments_dir) / f"cifar_{per_class}-per-class_seed-{seed}.png")
+    print(f"Saved {path.relative_to(REPO) if path.is_relative_to(REPO) else path}: {figures_dir} keeps "
+          f"the grid of {SHOWN_GRID['per_class']} images per class, seed {SHOWN_GRID['seed']}.")
+    return path
 
 
 def shipped(run) -> bool:

@@ -93,3 +93,14 @@ def test_figure_path_and_title_of_shipped_runs_and_experiments(tmp_path):
     assert plots.run_title(experiment, "lenet5, lr=1e-3") == "lenet5, lr=1e-3 (1 epoch, 2,000 training images, seed 1)"
     full = _run(tmp_path / "runs" / "again", epochs=40, test_subset=500)
     assert plots.run_title(full, "t") == "t (40 epochs, 500 test images, seed 0)"
+
+
+def test_the_dataset_grid_goes_to_asset_only_with_the_readmes_settings(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    shown = plots.save_image_grid(fig, tmp_path / "asset", experiments_dir=tmp_path / "runs", **plots.SHOWN_GRID)
+    other = plots.save_image_grid(fig, tmp_path / "asset", per_class=4, seed=1, experiments_dir=tmp_path / "runs")
+    plt.close(fig)
+    assert shown == tmp_path / "asset" / "cifar.png" and other == tmp_path / "runs" / "cifar_4-per-class_seed-1.png"
+    assert sorted(p.name for p in (tmp_path / "asset").iterdir()) == ["cifar.png"]

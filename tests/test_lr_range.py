@@ -37,14 +37,18 @@ def test_the_suggestion_is_a_tenth_of_the_rate_at_the_lowest_loss(cifar):
     assert 1e-4 < result.suggestion < 1e-2  # around the rates LeNet5 trains well with (1e-3)
 
 
-def test_a_range_test_is_shipped_once_then_loaded(cifar, tmp_path, capsys):
+def test_a_range_test_is_shipped_once_then_loaded_and_a_rerun_leaves_it_alone(cifar, tmp_path, capsys):
     from cifar_helpers import lr_range
 
-    config = CONFIG.replace(subset=500)
-    assert lr_range.load_or_run(config, cifar, folder=str(tmp_path), device="cpu") is None
+    config, shipped, experiments = CONFIG.replace(subset=500), str(tmp_path / "shipped"), str(tmp_path / "runs")
+    assert lr_range.load_or_run(config, cifar, folder=shipped, device="cpu") is None
     assert "set rerun_lr_range = True" in capsys.readouterr().out
-    made = lr_range.load_or_run(config, cifar, rerun=True, folder=str(tmp_path), device="cpu")
-    assert lr_range.result_path(config, str(tmp_path)).name == "lenet5_adam_b64.json"
-    loaded = lr_range.load_or_run(config.replace(lr=0.01, epochs=3), cifar, folder=str(tmp_path))  # any rate
+    made = lr_range.load_or_run(config, cifar, rerun=True, folder=shipped, save_to=shipped, device="cpu")
+    assert lr_range.result_path(config, shipped).name == "lenet5_adam_b64.json"
+    loaded = lr_range.load_or_run(config.replace(lr=0.01, epochs=3), cifar, folder=shipped)  # any rate
     assert "Loading the range test" in capsys.readouterr().out
     assert loaded == made and loaded.lrs[0] == lr_range.RAMPS["adam"][0]
+    before = lr_range.result_path(config, shipped).read_bytes()
+    lr_range.load_or_run(config.replace(seed=1), cifar, rerun=True, folder=shipped, save_to=experiments, device="cpu")
+    assert lr_range.result_path(config, shipped).read_bytes() == before  # the notebook's rerun is an experiment
+    assert lr_range.result_path(config, experiments).is_file()
