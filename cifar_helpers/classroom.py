@@ -1,8 +1,10 @@
 """The classroom edition, graded with nbgrader. notebooks/ holds the teacher's version: each
 exercise is an answer cell (its solution between `### BEGIN SOLUTION` and `### END SOLUTION`) and a
 locked test cell worth points (hidden tests between `### BEGIN HIDDEN TESTS` / `### END HIDDEN
-TESTS`). nbgrader's `generate_assignment` makes the student version: solutions replaced by
-`raise NotImplementedError()`, hidden tests removed, outputs cleared, test cells checksummed.
+TESTS`); each written question is a markdown answer cell worth points, holding a model answer, which
+autograde leaves for the teacher to grade. nbgrader's `generate_assignment` makes the student
+version: solutions replaced by `raise NotImplementedError()`, hidden tests removed, outputs cleared,
+test cells checksummed.
 
 `python -m cifar_helpers course DIR` sets up an nbgrader course folder for a teacher (one assignment
 per notebook, released into DIR/release, a gradebook to autograde into); `python -m cifar_helpers
@@ -109,7 +111,10 @@ def _course(argv: list[str]) -> int:
     parser.add_argument("course_dir", metavar="DIR")
     release = write_course(parser.parse_args(argv).course_dir)
     print(f"Course ready: the student versions are in {release}. Collect submissions into "
-          f"{release.parent / 'submitted'}/STUDENT/ASSIGNMENT/, then run `nbgrader autograde ASSIGNMENT` there.")
+          f"{release.parent / 'submitted'}/STUDENT/ASSIGNMENT/, then run `nbgrader autograde ASSIGNMENT` there. "
+          f"Autograde scores the code; each notebook's written answers wait for you in the formgrader "
+          f"(`nbgrader formgrader`, or Formgrader in JupyterLab), with a model answer in the teacher's "
+          f"notebook. `nbgrader export` then writes everyone's totals to grades.csv.")
 
 
 def student_main(argv: list[str]) -> int:

@@ -11,12 +11,14 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .data import NORMALIZATIONS
+from .errors import ConfigError
 from .models import MODELS, canonical_model
 from .validate import OPTIMIZERS, PRECISIONS, check_choice, check_lr, check_number, check_positive_int, check_seed
 
 SCHEDULES = ("constant", "warmup-linear")
 BATCHNORMS = ("torch", "recipe")
 TTA_LEVELS = (0, 1, 2)
+TTA_WEIGHTS = ("equal", "published")
 FLIPS = ("random", "alternating")
 PADDINGS = ("zeros", "reflect")
 
@@ -39,6 +41,8 @@ class TrainConfig:
         "choices": SCHEDULES, "help": "learning rate per step: constant, or a linear warm-up then a linear decay"})
     warmup: float = field(default=0.23, metadata={"help": "warmup-linear: share of the steps spent warming up"})
     final_lr: float = field(default=0.07, metadata={"help": "warmup-linear: the last step's rate, as a share of lr"})
+    warmup_start: float = field(default=0.0, metadata={
+        "help": "warmup-linear: the rate the warm-up starts from, as a share of lr (the published recipe: 0.2)"})
     lookahead: bool = field(default=False, metadata={
         "help": "every 5 steps, pull the weights toward their moving average, then go on from there"})
     label_smoothing: float = field(default=0.0, metadata={
@@ -63,10 +67,16 @@ class TrainConfig:
     flip: str = field(default="random", metadata={
         "choices": FLIPS, "help": "augment: mirror each image at random, or alternately (each image once "
                                    "every two epochs, a random half in the first)"})
+    whiten_bias_epochs: int | None = field(default=None, metadata={
+        "help": "whitened networks: the whitening layer's bias starts at zero and trains this many epochs, then "
+                "stays frozen (the published recipe: 3); unset, it starts at PyTorch's default and always trains"})
     tta: int = field(default=0, metadata={
         "choices": TTA_LEVELS,
         "help": "test-time augmentation, measured after the last epoch as test_tta_acc: 0 none, 1 flip, "
                 "2 flip and 1-pixel shifts"})
+    tta_weights: str = field(default="equal", metadata={
+        "choices": TTA_WEIGHTS, "help": "tta 2: every view alike, or as published (the image and its mirror half, "
+                                        "the four shifted views the other half)"})
     eval_train: bool = field(default=True, metadata={
         "help": "measure eval-mode accuracy on the training images each epoch (the original's 'Accuracy')"})
     precision: str = field(default="auto", metadata={
@@ -86,6 +96,11 @@ class TrainConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_number("warmup", self.warmup, 0.0, 1.0)
         check_number("final_lr", self.final_lr, 0.0, 1.0)
+        check_number("warmup_start", self.warmup_start, 0.0, 1.0)
+        check_positive_int("whiten_bias_epochs", self.whiten_bias_epochs, allow_none=True)
+        if self.whiten_bias_epochs is not None and not self.model.startswith("whitened-net"):
+            raise ConfigError(f"whiten_bias_epochs is for the whitened networks of notebook 05, not {self.model}: "
+                              "leave it unset (None) for this model.")
         check_number("label_smoothing", self.label_smoothing, 0.0, 1.0)
         check_choice("batchnorm", self.batchnorm, BATCHNORMS)
         check_number("bias_lr_scale", self.bias_lr_scale, 1e-9)
@@ -93,6 +108,7 @@ class TrainConfig:
         check_choice("padding", self.padding, PADDINGS)
         check_choice("flip", self.flip, FLIPS)
         check_choice("tta", self.tta, TTA_LEVELS)
+        check_choice("tta_weights", self.tta_weights, TTA_WEIGHTS)
         check_seed(self.seed)
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_positive_int("subset", self.subset, allow_none=True)

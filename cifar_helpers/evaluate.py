@@ -22,24 +22,34 @@ def tta_views(x: torch.Tensor, level: int) -> list[torch.Tensor]:
     return views
 
 
-def tta_logits(net: torch.nn.Module, x: torch.Tensor, level: int = 0) -> torch.Tensor:
-    """The network's logits averaged over the test-time views (tta_views) of the batch."""
+# The published weights of level 2's views: the image and its mirror half, the four shifted views the other half.
+PUBLISHED_TTA_WEIGHTS = (0.25, 0.25, 0.125, 0.125, 0.125, 0.125)
+
+
+def tta_logits(net: torch.nn.Module, x: torch.Tensor, level: int = 0, weights: str = "equal") -> torch.Tensor:
+    """The network's logits averaged over the test-time views (tta_views) of the batch, every
+    view alike or, at level 2, with the published weights."""
     if level == 0:
         return net(x)
-    return torch.stack([net(view) for view in tta_views(x, level)]).mean(0)
+    logits = torch.stack([net(view) for view in tta_views(x, level)])
+    if weights == "equal" or level < 2:
+        return logits.mean(0)
+    share = torch.tensor(PUBLISHED_TTA_WEIGHTS, dtype=logits.dtype, device=logits.device)
+    return (logits * share.view(-1, 1, 1)).sum(0)
 
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, data: CIFAR10, normalization: str = "cifar10",
             split: str = "test", subset: int | None = None,
-            batch_size: int = 2048, tta: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+            batch_size: int = 2048, tta: int = 0, tta_weights: str = "equal") -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted classes, true labels) for a split, or for the class-balanced `subset` of it
-    that TrainConfig(test_subset=...) evaluates on; `tta` as in tta_logits."""
+    that TrainConfig(test_subset=...) evaluates on; `tta` and `tta_weights` as in tta_logits."""
     device = next(model.parameters()).device
     images, labels = data.split(split, subset)
     mean, std = data.normalization(normalization)
     model.eval()
-    predicted = [tta_logits(model, x, tta).argmax(1) for x, _ in Batches(images, labels, batch_size, mean, std, device)]
+    predicted = [tta_logits(model, x, tta, tta_weights).argmax(1)
+                 for x, _ in Batches(images, labels, batch_size, mean, std, device)]
     return torch.cat(predicted).cpu(), labels
 
 

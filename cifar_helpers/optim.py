@@ -29,14 +29,15 @@ def build_optimizer(config: TrainConfig, net: nn.Module) -> torch.optim.Optimize
 
 def step_rate(config: TrainConfig, steps: int):
     """The learning rate of each step as a share of config.lr: constant, or 'warmup-linear': a
-    linear rise over the first `warmup` share of the steps, then a linear fall to `final_lr`."""
+    linear rise from `warmup_start` over the first `warmup` share of the steps, then a linear fall
+    to `final_lr`."""
     if config.schedule == "constant":
         return lambda step: 1.0
     warm = max(1, round(config.warmup * steps))
 
     def rate(step: int) -> float:
         if step < warm:
-            return (step + 1) / warm
+            return config.warmup_start + (1.0 - config.warmup_start) * (step + 1) / warm
         return 1.0 - (1.0 - config.final_lr) * min(1.0, (step - warm) / max(1, steps - 1 - warm))
     return rate
 

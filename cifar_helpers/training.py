@@ -171,6 +171,8 @@ def prepare(config: TrainConfig, data: CIFAR10, target: torch.device) -> Setup:
     if isinstance(net, WhitenedNet):  # its first layer is set from the training images
         net.whiten_from(Batches(train_x[:WHITENING_IMAGES], train_y[:WHITENING_IMAGES], WHITENING_IMAGES,
                                 mean, std, "cpu").first()[0])
+        if config.whiten_bias_epochs is not None:
+            torch.nn.init.zeros_(net.whiten.bias)
     apply_batchnorm(net, config.batchnorm)
     memory_format = torch.channels_last if config.channels_last else torch.preserve_format
     net = net.to(target).to(memory_format=memory_format)
@@ -278,6 +280,8 @@ def _epoch(run: Training, epoch: int, bar) -> dict:
     train, setup, target = run.setup.batches["train"], run.setup, run.target
     began = time.perf_counter()
     train.epoch = epoch - 1  # alternating flips: which half of the images is mirrored
+    if run.config.whiten_bias_epochs is not None:  # trained for the first epochs, then frozen
+        setup.net.whiten.bias.requires_grad_(epoch <= run.config.whiten_bias_epochs)
     setup.net.train()
     loss_sum = torch.zeros((), device=target)
     correct = torch.zeros((), dtype=torch.int64, device=target)
@@ -306,7 +310,8 @@ def _measurements(run: Training, last: bool) -> dict:
     batches, net, autocast, config = run.setup.batches, run.step_net, run.autocast, run.config
     row = measure(net, batches["test"], autocast, prefix="test")
     if config.tta and last:
-        row["test_tta_acc"] = measure(net, batches["test"], autocast, "test", config.tta)["test_acc"]
+        row["test_tta_acc"] = measure(net, batches["test"], autocast, "test", config.tta,
+                                      config.tta_weights)["test_acc"]
     if "val" in batches:
         row.update(measure(net, batches["val"], autocast, prefix="val"))
     if config.eval_train:
@@ -358,7 +363,7 @@ def _checkpoint_state(setup: Setup, scaler, target, record: dict) -> dict:
 
 
 @torch.no_grad()
-def measure(net, batches: Batches, autocast, prefix: str, tta: int = 0) -> dict:
+def measure(net, batches: Batches, autocast, prefix: str, tta: int = 0, tta_weights: str = "equal") -> dict:
     """Eval-mode loss and accuracy (percent), and how many classes were predicted at all; with
     `tta`, of the logits averaged over the test-time views (evaluate.tta_logits)."""
     net.eval()
@@ -367,7 +372,7 @@ def measure(net, batches: Batches, autocast, prefix: str, tta: int = 0) -> dict:
     correct = torch.zeros((), dtype=torch.int64, device=batches.images.device)
     for x, y in batches:
         with autocast():
-            out = tta_logits(net, x, tta)
+            out = tta_logits(net, x, tta, tta_weights)
         loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
         predicted = out.argmax(1)
         correct += (predicted == y).sum()

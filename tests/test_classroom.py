@@ -1,8 +1,10 @@
 """The classroom edition on nbgrader: the committed student version is what nbgrader makes of the
 teacher's notebooks; the teacher's notebooks pass nbgrader's validation; autograding a student
-notebook filled with the solutions gives full marks, a blank one zero, and the blank one fails in
-its exercises' test cells and nowhere else (later cells use the library's versions)."""
+notebook filled with the solutions gives full marks for the code, a blank one zero, and the blank one
+fails in its exercises' test cells and nowhere else (later cells use the library's versions); the
+written answers wait for the teacher, and once graded the exported grades are full marks."""
 
+import csv
 import shutil
 
 import nbformat
@@ -25,15 +27,29 @@ def solution_cells(nb) -> dict:
             if c.metadata.get("nbgrader", {}).get("solution")}
 
 
-def test_every_notebook_has_at_least_two_exercises_with_tests():
+def written_cells(nb) -> dict:
+    """The written answers: markdown answer cells worth points, graded by the teacher."""
+    return {gid: c for gid, c in grade_cells(nb).items() if c.cell_type == "markdown"}
+
+
+def readme_label(grade_id: str) -> str:
+    """How the README's table names an exercise: ex2-1 is 2.1, the written question q2-1 is q2.1."""
+    return grade_id.removeprefix("ex").replace("-", ".")
+
+
+def test_every_notebook_has_two_exercises_with_tests_and_a_written_question():
+    readme = (REPO / "README.md").read_text()
     for notebook in teacher_notebooks():
         nb = nbformat.read(notebook, as_version=4)
-        answers, tests = solution_cells(nb), grade_cells(nb)
+        written = written_cells(nb)
+        answers = {gid: c for gid, c in solution_cells(nb).items() if gid not in written}
+        tests = {gid: c for gid, c in grade_cells(nb).items() if gid not in written}
         assert len(answers) >= 2 and len(tests) == len(answers), notebook.name
         assert all(f"{gid}-tests" in tests for gid in answers), notebook.name
-        assert all("### BEGIN SOLUTION" in c.source for c in answers.values()), notebook.name
-        for gid in answers:  # the README's "For teachers" table says what each one checks
-            assert f"| {gid.removeprefix('ex').replace('-', '.')} |" in (REPO / "README.md").read_text(), gid
+        assert all(c.cell_type == "code" and "### BEGIN SOLUTION" in c.source for c in answers.values()), notebook.name
+        assert len(written) >= 1, f"{notebook.name} has no written question for the teacher to grade"
+        for gid in [*answers, *written]:  # the README's "For teachers" tables say what each one asks
+            assert f"| {readme_label(gid)} |" in readme, gid
 
 
 def test_the_committed_student_version_is_up_to_date(tmp_path):
@@ -92,8 +108,21 @@ def test_autograde_gives_full_marks_for_the_solutions_and_zero_for_a_blank_noteb
         for notebook in teacher_notebooks():
             full = gradebook.find_submission(notebook.stem, "full")
             blank = gradebook.find_submission(notebook.stem, "blank")
-            assert full.max_score >= 4 and full.score == full.max_score, notebook.name
-            assert blank.score == 0, notebook.name
+            assert full.max_code_score >= 4 and full.code_score == full.max_code_score, notebook.name
+            # the written answers wait for the teacher; an unanswered one scores 0 with nothing to grade
+            assert full.max_written_score >= 2 and full.written_score == 0 and full.needs_manual_grade, notebook.name
+            assert blank.score == 0 and not blank.needs_manual_grade, notebook.name
+            for grade in full.notebooks[0].grades:  # the teacher grades them (formgrader stores the same)
+                if grade.needs_manual_grade:
+                    grade.manual_score = grade.max_score
+        gradebook.db.commit()
+    nbgrader(course_dir, "export", "--to", str(course_dir / "grades.csv"))
+    grades = {(row["assignment"], row["student_id"]): row for row in
+              csv.DictReader((course_dir / "grades.csv").open())}
+    for notebook in teacher_notebooks():
+        full, blank = grades[(notebook.stem, "full")], grades[(notebook.stem, "blank")]
+        assert float(full["raw_score"]) == float(full["max_score"]) > 0, notebook.name
+        assert float(blank["raw_score"]) == 0, notebook.name
 
     for notebook in teacher_notebooks():
         for student in STUDENTS:

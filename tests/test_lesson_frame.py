@@ -43,3 +43,22 @@ def test_reading_line_is_under_1800_words(notebook):
     text = re.sub(r"<details>.*?</details>", "", "\n".join(markdown(notebook)), flags=re.S)
     text = re.sub(r"\]\([^)]*\)", "]", text)  # a link reads as its text
     assert len(text.split()) < 1800
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_project_path_in_the_reading_line(notebook):
+    """Where a number comes from stays traceable in a collapsed block, out of the student's way."""
+    for text in markdown(notebook):
+        reading = re.sub(r"<details>.*?</details>", "", text, flags=re.S)
+        assert not re.findall(r"\b(?:results|scripts|benchmarks)/", reading), reading[:300]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_puts_the_students_settings_first(notebook):
+    """A student reads the few settings to change, each explained; the rest sit under one comment."""
+    cell = next(c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    lines = cell.source.splitlines()
+    rest = [i for i, line in enumerate(lines) if line.startswith("# For reruns and sweeps")]
+    assert len(rest) == 1, "one comment line starts the settings for reruns and sweeps"
+    students = [line for line in lines[:rest[0]] if line.strip() and not line.startswith("#")]
+    assert 1 <= len(students) <= 7 and all("  # " in line for line in students), students

@@ -43,6 +43,35 @@ def test_warmup_then_linear_decay_per_step():
     assert step_rate(TrainConfig(), 100)(57) == 1.0
 
 
+def test_the_published_warmup_starts_at_a_fifth_of_the_peak():
+    rate = step_rate(TrainConfig(schedule="warmup-linear", warmup=0.2, warmup_start=0.2), 100)
+    assert rate(0) == pytest.approx(0.2 + 0.8 / 20) and rate(19) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="whiten_bias_epochs is for the whitened networks"):
+        TrainConfig(model="lenet5", whiten_bias_epochs=3)
+
+
+def test_the_published_test_time_weights():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 8, 8)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 10))
+    views = [net(v) for v in tta_views(x, 2)]
+    expected = 0.5 * (views[0] + views[1]) / 2 + 0.5 * (views[2] + views[3] + views[4] + views[5]) / 4
+    assert torch.allclose(tta_logits(net, x, 2, "published"), expected, atol=1e-6)
+    assert torch.allclose(tta_logits(net, x, 2), torch.stack(views).mean(0), atol=1e-6)
+    assert torch.allclose(tta_logits(net, x, 1, "published"), (views[0] + views[1]) / 2, atol=1e-6)
+
+
+def test_the_whitening_bias_starts_at_zero_and_freezes_after_its_epochs(cifar, tmp_path):
+    config = recipe.CPU_RECIPE.replace(**recipe.PUBLISHED).replace(
+        whiten_bias_epochs=1, epochs=1, subset=512, test_subset=256, batch_size=128, tta=0, lookahead=False,
+        schedule="constant")  # epoch 1 the same in both runs
+    one = fit(config, cifar, runs_dir=tmp_path, device="cpu", progress=False).model
+    two = fit(config.replace(epochs=2), cifar, runs_dir=tmp_path, device="cpu", progress=False).model
+    assert one.whiten.bias.abs().sum() > 0  # it trained in epoch 1, from zero...
+    assert torch.equal(one.whiten.bias, two.whiten.bias)  # ...and stayed as it was in epoch 2
+    assert not torch.equal(one.head.weight, two.head.weight)
+
+
 def test_test_time_views():
     x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
     assert len(tta_views(x, 0)) == 1 and len(tta_views(x, 1)) == 2 and len(tta_views(x, 2)) == 6
