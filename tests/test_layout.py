@@ -16,7 +16,7 @@ LAYERS = [
     ["training"],                                                  # fit and its loop
     ["lr_range", "plots", "runner", "classroom"],                  # built on training / on notebooks
     ["reproduce", "series", "sweep"],                              # jobs: they write records
-    ["tables"],                                                    # reports: they read records
+    ["tables", "exercises"],                                       # reports: they read records; exercises
     ["cli", "__init__"],                                           # entry points
     ["__main__"],                                                  # python -m cifar_helpers: the cli
 ]
