@@ -61,4 +61,4 @@ def test_parameters_cell_puts_the_students_settings_first(notebook):
     rest = [i for i, line in enumerate(lines) if line.startswith("# For reruns and sweeps")]
     assert len(rest) == 1, "one comment line starts the settings for reruns and sweeps"
     students = [line for line in lines[:rest[0]] if line.strip() and not line.startswith("#")]
-    assert 1 <= len(students) <= 7 and all("  # " in line for line in students), students
+    assert 1 <= len(students) <= 10 and all("  # " in line for line in students), students
