@@ -1,5 +1,200 @@
-"""Reference versions of the notebooks' exercises, for the cells after an exercise (a notebook runs
-on whether or not the student has answered) and for its hidden tests."""
+"""The exercises' reference versions and autograders: what the cells after an exercise use (a
+notebook runs on whether or not the student has answered) and what its hidden tests check against.
+An autograder fails with one sentence that says what to look at."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .batches import Batches
+from .data import CIFAR10
+from .evaluate import predict
+from .models import OwnNetwork, count_parameters
+from .paths import RESULTS_DIR
+from .records import read_checkpoint, read_record
+
+# The shipped run whose weights a student's own network must load (notebook 03, Exercise 3.1).
+OWN_NETWORK_RUN = f"{RESULTS_DIR}/own-network_lr1e-3_e40_s0"
+OWN_NETWORK_LAYERS = {"conv1": nn.Conv2d, "conv2": nn.Conv2d, "conv3": nn.Conv2d, "conv4": nn.Conv2d,
+                      "conv5": nn.Conv2d, "conv6": nn.Conv2d, "fc1": nn.Linear, "fc2": nn.Linear}
+ACCURACY_TOLERANCE = 0.05  # percentage points: five test images
+
+
+def check_own_network(cls: type, data: CIFAR10) -> float:
+    """Exercise 3.1: `cls` is the student's own network. Checked against OwnNetwork, cheapest
+    first: the layers' names and types; the shape before and after each layer for one image; the
+    parameter count; the shipped run's weights load strictly; with them, the same numbers reach
+    every layer (this catches a missing ReLU and a softmax at the end); in training mode the same
+    dropout; and the run's recorded test accuracy, reproduced on the 10,000 test images. Returns
+    that accuracy; raises AssertionError at the first mistake."""
+    assert not issubclass(cls, OwnNetwork), \
+        "write the class yourself: it must not be (or extend) the library's OwnNetwork"
+    net, reference = cls(), OwnNetwork()
+    _check_layers(net)
+    _check_shapes(net, reference)
+    _check_parameters(net, reference)
+    state = read_checkpoint(OWN_NETWORK_RUN)["model"]
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise AssertionError(f"the shipped weights do not load into your network: {_first_line(exc)}") from None
+    reference.load_state_dict(state)
+    x = _test_batch(data)
+    _check_values(net, reference, x)
+    _check_dropout(net, reference, x)
+    return _check_accuracy(net, data)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_layers(net: nn.Module) -> None:
+    for name, kind in OWN_NETWORK_LAYERS.items():
+        layer = getattr(net, name, None)
+        assert layer is not None, (f"your network has no layer named {name}: name them conv1 to conv6, fc1 and fc2, "
+                                   "the names the shipped weights are stored under")
+        assert isinstance(layer, kind), \
+            f"{name} is a {type(layer).__name__}, the description's is an nn.{kind.__name__}"
+
+
+def _trace(net: nn.Module, x: torch.Tensor) -> tuple[list[list], torch.Tensor | Exception]:
+    """[name, input, output] for every call of the named layers, in order, and the network's output
+    (or the exception its forward raised; a layer that raised has output None)."""
+    calls = []
+    handles = []
+    for name in OWN_NETWORK_LAYERS:
+        layer = getattr(net, name)
+        handles.append(layer.register_forward_pre_hook(
+            lambda _m, inputs, name=name: calls.append([name, inputs[0], None])))
+        handles.append(layer.register_forward_hook(lambda _m, _inputs, output: calls[-1].__setitem__(2, output)))
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except Exception as exc:  # a shape mismatch inside forward: report it as the student's mistake
+        out = exc
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls, out
+
+
+def _check_shapes(net: nn.Module, reference: nn.Module) -> None:
+    """(a) The shape before and after each layer, for one image, in eval mode."""
+    x = torch.zeros(1, 3, 32, 32)
+    mine, out = _trace(net.eval(), x)
+    expected, _ = _trace(reference.eval(), x)
+    previous = "the image"
+    for i, (name, want_in, want_out) in enumerate(expected):
+        if i >= len(mine):
+            assert not isinstance(out, Exception), f"your forward fails after {previous}: {_first_line(out)}"
+            raise AssertionError(f"your forward never calls {name}; the description goes conv1 to conv6, fc1, fc2")
+        got_name, got_in, got_out = mine[i]
+        assert got_name == name, f"after {previous} your forward calls {got_name}, the description calls {name}"
+        assert got_in.shape == want_in.shape, _input_hint(name, previous, tuple(got_in.shape), tuple(want_in.shape))
+        if got_out is None:
+            raise AssertionError(f"{name} fails on its input {tuple(got_in.shape)} ({_first_line(out)}): "
+                                 f"{_size_hint(name, getattr(reference, name))}")
+        assert got_out.shape == want_out.shape, (
+            f"after {name} your tensor is {tuple(got_out.shape)}, the description gives {tuple(want_out.shape)}: "
+            f"{_size_hint(name, getattr(reference, name))}")
+        previous = name
+    assert not isinstance(out, Exception), f"your forward fails after fc2: {_first_line(out)}"
+    assert len(mine) == len(expected), f"your forward calls {mine[len(expected)][0]} again after fc2"
+    assert tuple(out.shape) == (1, 10), \
+        f"your network returns {tuple(out.shape)}, the description (1, 10): fc2's logits"
+
+
+def _input_hint(name: str, previous: str, got: tuple, want: tuple) -> str:
+    """What enters a layer has the wrong shape: something between it and the layer before is off."""
+    said = f"what enters {name} is {got}, the description gives {want}"
+    if len(want) == 2 and len(got) != 2:
+        return f"{said}: flatten the feature maps (torch.flatten(x, 1)) before {name}"
+    got_size, want_size = torch.Size(got).numel(), torch.Size(want).numel()
+    if len(got) == len(want) and got[:2] == want[:2] or len(want) == 2 and got[0] == want[0]:
+        if got_size == 4 * want_size:
+            return f"{said}: is the max-pool after {previous} missing?"
+        if 4 * got_size == want_size:
+            return f"{said}: is there a max-pool too many after {previous}? The description pools after conv2, 4 and 6"
+    return f"{said}: check what forward does between {previous} and {name}"
+
+
+def _size_hint(name: str, layer: nn.Module) -> str:
+    if isinstance(layer, nn.Conv2d):
+        return (f"{name} is nn.Conv2d({layer.in_channels}, {layer.out_channels}, 3, padding=1) in the description "
+                "(3x3 kernels, padding 1 keeps the size)")
+    return f"{name} is nn.Linear({layer.in_features}, {layer.out_features}) in the description"
+
+
+def _check_parameters(net: nn.Module, reference: nn.Module) -> None:
+    """(b) The parameter count, and the first parameter that makes it differ."""
+    mine, theirs = count_parameters(net), count_parameters(reference)
+    if mine == theirs:
+        return
+    got = {name: tuple(p.shape) for name, p in net.named_parameters() if p.requires_grad}
+    want = {name: tuple(p.shape) for name, p in reference.named_parameters()}
+    differ = [f"{n} is {got.get(n, 'missing')}, the description's is {s}" for n, s in want.items() if got.get(n) != s]
+    differ += [f"{n} is not in the description" for n in got if n not in want]
+    raise AssertionError(f"your network has {mine:,} parameters, the description's {theirs:,}: {differ[0]}")
+
+
+def _test_batch(data: CIFAR10, n: int = 32) -> torch.Tensor:
+    images, labels = data.split("test", n)
+    mean, std = data.normalization(read_record(OWN_NETWORK_RUN)["config"]["normalization"])
+    return next(iter(Batches(images, labels, n, mean, std, "cpu")))[0]
+
+
+def _same(a, b) -> bool:
+    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _check_values(net: nn.Module, reference: nn.Module, x: torch.Tensor) -> None:
+    """With the shipped weights, in eval mode, the same numbers enter every layer and come out."""
+    mine, out = _trace(net.eval(), x)
+    again, _ = _trace(net, x)
+    assert all(_same(a[1], b[1]) for a, b in zip(mine, again)), (
+        "in evaluation mode your network still drops units: use nn.Dropout (dropout1), which net.eval() switches off")
+    expected, logits = _trace(reference.eval(), x)
+    previous = "the image"
+    for (name, got_in, _), (_, want_in, _) in zip(mine, expected):
+        assert name != "conv1" or _same(got_in, want_in), "your forward changes the image before conv1: pass x as it is"
+        if not _same(got_in, want_in):
+            missing = "ReLU" if (want_in >= 0).all() and (got_in < 0).any() else "ReLU or the max-pool"
+            raise AssertionError(f"with the shipped weights, what enters {name} differs from the description's: "
+                                 f"is the {missing} after {previous} missing or in the wrong place?")
+        previous = name
+    if not _same(out, logits):
+        probabilities = (out >= 0).all() and torch.allclose(out.sum(1), torch.ones(len(out)))
+        raise AssertionError("your network returns probabilities, not fc2's logits: drop the softmax, the loss does it"
+                             if probabilities else "your network changes fc2's output: return it as it is, the logits")
+
+
+def _check_dropout(net: nn.Module, reference: nn.Module, x: torch.Tensor) -> None:
+    """In training mode, dropout 0.5 on fc1's output: the same units dropped for the same seed."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        mine, _ = _trace(net.train(), x)
+        torch.manual_seed(0)
+        expected, _ = _trace(reference.train(), x)
+    net.eval()
+    quiet, _ = _trace(net, x)
+    got, want, eval_mode = mine[-1][1], expected[-1][1], quiet[-1][1]
+    assert not _same(got, eval_mode), \
+        "in training mode your network drops nothing: apply dropout1 to fc1's output in forward"
+    assert _same(got, want), ("in training mode, what enters fc2 is not the description's: dropout1 with "
+                              "probability 0.5, on fc1's output after its ReLU")
+
+
+def _check_accuracy(net: nn.Module, data: CIFAR10) -> float:
+    """(c) The shipped run's recorded test accuracy, reproduced on the whole test set."""
+    record = read_record(OWN_NETWORK_RUN)
+    predicted, labels = predict(net, data, normalization=record["config"]["normalization"], batch_size=1000)
+    got, want = 100 * (predicted == labels).float().mean().item(), record["final"]["test_acc"]
+    assert abs(got - want) <= ACCURACY_TOLERANCE, (f"with the shipped weights your network scores {got:.2f}% on the "
+                                                  f"test set, the run recorded {want:.2f}%: compare forward with the "
+                                                  "description step by step")
+    return got
 
 
 def early_stop(history: list[dict], patience: int) -> tuple[int, int]:

@@ -1,7 +1,105 @@
-"""The reference versions of the exercises that later cells and hidden tests rely on."""
+"""cifar_helpers.exercises: its reference versions are right, and its autograders pass a correct
+answer and fail plausible wrong ones with a message that names the mistake. Only the correct
+network pays for the whole test set: the wrong ones fail on one image or on 32, before the
+accuracy. A softmax at the end and a forgotten dropout would pass the accuracy (neither changes an
+eval-mode answer): the layer-by-layer values and the training-mode comparison are what catch them."""
 
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cifar_helpers import OwnNetwork
+from cifar_helpers import exercises
 from cifar_helpers.exercises import early_stop
 from cifar_helpers.records import iter_records
+
+
+class Written(nn.Module):
+    """The own network as a student writes it from the description (nn.Dropout, F.relu, F.max_pool2d)."""
+
+    def __init__(self):
+        super().__init__()
+        channels = [3, 16, 32, 64, 64, 128, 128]
+        for i, (a, b) in enumerate(zip(channels, channels[1:]), start=1):
+            setattr(self, f"conv{i}", nn.Conv2d(a, b, 3, padding=1))
+        self.fc1 = nn.Linear(2048, 512)
+        self.dropout1 = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(512, 10)
+
+    def features(self, x, pool_after=(2, 4, 6), relu_after=(1, 2, 3, 4, 5, 6)):
+        for i in range(1, 7):
+            x = getattr(self, f"conv{i}")(x)
+            x = F.relu(x) if i in relu_after else x
+            x = F.max_pool2d(x, 2) if i in pool_after else x
+        return torch.flatten(x, 1)
+
+    def forward(self, x):
+        return self.fc2(self.dropout1(F.relu(self.fc1(self.features(x)))))
+
+
+class MissingPool(Written):
+    def forward(self, x):
+        return self.fc2(self.dropout1(F.relu(self.fc1(self.features(x, pool_after=(4, 6))))))
+
+
+class WrongFc1(Written):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(128 * 8 * 8, 512)  # as if the image were pooled twice, not three times
+
+
+class NoDropout(Written):
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(self.features(x))))
+
+
+class NoRelu(Written):
+    def forward(self, x):
+        return self.fc2(self.dropout1(F.relu(self.fc1(self.features(x, relu_after=(1, 2, 4, 5, 6))))))
+
+
+class Softmax(Written):
+    def forward(self, x):
+        return F.softmax(super().forward(x), dim=1)
+
+
+class DropoutInEvalMode(Written):
+    def forward(self, x):
+        return self.fc2(F.dropout(F.relu(self.fc1(self.features(x))), 0.5))  # training=True unless told
+
+
+class WeakDropout(Written):
+    def __init__(self):
+        super().__init__()
+        self.dropout1 = nn.Dropout(0.2)
+
+
+class NoPadding(Written):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3)
+
+
+def test_a_correct_network_reproduces_the_shipped_accuracy(cifar):
+    assert abs(exercises.check_own_network(Written, cifar) - 77.32) <= exercises.ACCURACY_TOLERANCE
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (MissingPool, r"what enters conv3 is \(1, 32, 32, 32\), the description gives \(1, 32, 16, 16\): "
+                  r"is the max-pool after conv2 missing\?"),
+    (WrongFc1, r"fc1 fails on its input \(1, 2048\) .*fc1 is nn.Linear\(2048, 512\) in the description"),
+    (NoRelu, r"what enters conv4 differs .*is the ReLU after conv3 missing"),
+    (Softmax, r"returns probabilities, not fc2's logits"),
+    (NoDropout, r"in training mode your network drops nothing"),
+    (DropoutInEvalMode, r"in evaluation mode your network still drops units"),
+    (WeakDropout, r"in training mode, what enters fc2 is not the description's: dropout1 with probability 0.5"),
+    (NoPadding, r"after conv1 your tensor is \(1, 16, 30, 30\), the description gives \(1, 16, 32, 32\): .*padding=1"),
+    (OwnNetwork, r"write the class yourself"),
+])
+def test_a_wrong_network_fails_with_its_message(cifar, wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        exercises.check_own_network(wrong, cifar)
 
 
 def _history(accuracies):
