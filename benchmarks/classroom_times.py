@@ -18,10 +18,9 @@ sys.path.insert(0, str(ROOT))
 
 import nbformat  # noqa: E402
 import papermill  # noqa: E402
-import torch  # noqa: E402
 
 from cifar_helpers.classroom import teacher_notebooks  # noqa: E402
-from cifar_helpers.device import device_name, resolve_device  # noqa: E402
+from cifar_helpers.device import code_version, machine  # noqa: E402
 
 
 def time_notebook(notebook: Path, tmp: Path) -> dict:
@@ -44,7 +43,8 @@ def time_notebook(notebook: Path, tmp: Path) -> dict:
 def write(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "classroom_times.json").write_text(json.dumps(results, indent=1) + "\n")
-    lines = [f"# Exercise times ({results['device']}, {results['torch_threads']} threads)", "",
+    m = results["machine"]
+    lines = [f"# Exercise times ({m['device_name']}, {m['isa']}, {m['precision']}, {m['threads']} threads)", "",
              "Seconds of each exercise's answer and test cells (teacher's version), and of the whole notebook "
              "with its default parameters (papermill, kernel start excluded).", "",
              "| notebook | exercises (s) | whole notebook (s) |", "| --- | --- | --- |"]
@@ -59,8 +59,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
     os.environ["CIFAR_PROGRESS"] = "text"
-    results = {"device": device_name(resolve_device("auto")), "torch_threads": torch.get_num_threads(),
-               "notebooks": {}}
+    results = {"machine": machine(), **code_version(), "notebooks": {}}
     with tempfile.TemporaryDirectory(prefix="classroom-times-") as tmp:
         for notebook in teacher_notebooks():
             results["notebooks"][notebook.name] = time_notebook(notebook, Path(tmp))

@@ -1,8 +1,10 @@
 """The classroom edition on nbgrader: the committed student version is what nbgrader makes of the
-teacher's notebooks; the teacher's notebooks pass nbgrader's validation; autograding a student
+teacher's notebooks; autograding a student
 notebook filled with the solutions gives full marks for the code, a blank one zero, and the blank one
 fails in its exercises' test cells and nowhere else (later cells use the library's versions); the
-written answers wait for the teacher, and once graded the exported grades are full marks."""
+written answers wait for the teacher, and once graded the exported grades are full marks. (nbgrader
+validate on the teacher's notebooks would run each of them once more to learn what the solutions'
+autograde already shows.)"""
 
 import csv
 import shutil
@@ -83,11 +85,6 @@ def course(cifar, tmp_path_factory):
     return {"dir": course_dir, "release": release, "teacher": teacher}
 
 
-def test_the_teacher_notebooks_pass_nbgrader_validate(course):
-    output = nbgrader(course["dir"], "validate", *sorted(str(p) for p in course["teacher"].glob("*.ipynb")))
-    assert output.count("Success! Your notebook passes all the tests.") == len(teacher_notebooks()), output[-3000:]
-
-
 def test_autograde_gives_full_marks_for_the_solutions_and_zero_for_a_blank_notebook(course):
     from nbgrader.api import Gradebook
 
@@ -129,7 +126,7 @@ def test_autograde_gives_full_marks_for_the_solutions_and_zero_for_a_blank_noteb
             graded = nbformat.read(course_dir / "autograded" / student / notebook.stem / notebook.name, as_version=4)
             failing = {c.metadata.get("nbgrader", {}).get("grade_id", f"cell {i}") for i, c in enumerate(graded.cells)
                        if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)}
-            expected = set(grade_cells(graded)) if student == "blank" else set()
+            expected = set(grade_cells(graded)) - set(written_cells(graded)) if student == "blank" else set()
             assert failing == expected, (notebook.name, student)
     shutil.rmtree(course_dir / "autograded")
 
