@@ -62,3 +62,20 @@ def test_parameters_cell_puts_the_students_settings_first(notebook):
     assert len(rest) == 1, "one comment line starts the settings for reruns and sweeps"
     students = [line for line in lines[:rest[0]] if line.strip() and not line.startswith("#")]
     assert 1 <= len(students) <= 10 and all("  # " in line for line in students), students
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_run_all_time_is_the_measured_one(notebook):
+    """The top's Run All time is the one benchmarks/timings.py measured in JupyterLab, on the machine
+    that file names: a typed time cannot outlive its measurement."""
+    import json
+
+    top = markdown(notebook)[0]
+    cited = re.search(r"`benchmarks/results/(timings-[\w-]+\.json)`", top)
+    assert cited, "the top's <details> names the timings file its Run All time comes from"
+    timing = json.loads((REPO / "benchmarks" / "results" / cited.group(1)).read_text())
+    seconds = timing["measured"]["jupyterlab"]["run_all_seconds"][notebook.name]
+    said = re.search(r"\*\*Run All takes\*\* about (\d+) seconds", top)
+    assert said and int(said.group(1)) == round(seconds), (said and said.group(0), seconds)
+    machine = timing["machine"]
+    assert f"{machine['device_name']} with {machine['isa']}" in top.split("<details>")[0].replace("\n", " ")
