@@ -141,67 +141,27 @@ def correct_loop(net, optimizer, batches, passes):
     return losses
 
 
-def loop_without_zero_grad(net, optimizer, batches, passes):
-    net.train()
-    losses = []
-    for _ in range(passes):
-        for x, y in batches:
-            loss = F.cross_entropy(net(x), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-    return losses
-
-
-def loop_stepping_before_backward(net, optimizer, batches, passes):
-    net.train()
-    losses = []
-    for _ in range(passes):
-        for x, y in batches:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(net(x), y)
-            optimizer.step()
-            loss.backward()
-            losses.append(loss.item())
-    return losses
-
-
-def loop_without_step(net, optimizer, batches, passes):
-    net.train()
-    losses = []
-    for _ in range(passes):
-        for x, y in batches:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(net(x), y)
-            loss.backward()
-            losses.append(loss.item())
-    return losses
-
-
-def loop_with_softmax_before_the_loss(net, optimizer, batches, passes):
-    net.train()
-    losses = []
-    for _ in range(passes):
-        for x, y in batches:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(F.softmax(net(x), dim=1), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-    return losses
-
-
-def loop_in_eval_mode(net, optimizer, batches, passes):
-    """LeNet5 has no dropout, so its weights come out right: the check looks at the mode itself."""
-    losses = []
-    for _ in range(passes):
-        for x, y in batches:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(net(x), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-    return losses
+def student_loop(zero_grad=True, step_before_backward=False, step=True, softmax=False, train=True):
+    """A student's loop with one of the plausible mistakes switched on (written out, it is
+    correct_loop with a line missing, moved or added)."""
+    def loop(net, optimizer, batches, passes):
+        if train:
+            net.train()
+        losses = []
+        for _ in range(passes):
+            for x, y in batches:
+                if zero_grad:
+                    optimizer.zero_grad()
+                out = net(x)
+                loss = F.cross_entropy(F.softmax(out, dim=1) if softmax else out, y)
+                if step and step_before_backward:
+                    optimizer.step()
+                loss.backward()
+                if step and not step_before_backward:
+                    optimizer.step()
+                losses.append(loss.item())
+        return losses
+    return loop
 
 
 def loop_with_its_own_adam(net, optimizer, batches, passes):
@@ -240,13 +200,13 @@ def test_the_loss_may_be_kept_as_tensors_and_zero_grad_may_come_after_the_forwar
 
 
 @pytest.mark.parametrize("loop, message", [
-    (loop_without_zero_grad, r"drift apart .* optimizer\.zero_grad\(\) before loss\.backward\(\)"),
-    (loop_stepping_before_backward, r"first update is not train_step's .* after loss\.backward\(\)"),
-    (loop_without_step, r"first update is not train_step's"),
-    (loop_with_softmax_before_the_loss, r"loss of your first step .*no softmax before it"),
-    (loop_in_eval_mode, r"evaluation mode: call net\.train\(\)"),
+    (student_loop(zero_grad=False), r"drift apart .* optimizer\.zero_grad\(\) before loss\.backward\(\)"),
+    (student_loop(step_before_backward=True), r"first update is not train_step's .* after loss\.backward\(\)"),
+    (student_loop(step=False), r"first update is not train_step's"),
+    (student_loop(softmax=True), r"loss of your first step .*no softmax before it"),
+    (student_loop(train=False), r"evaluation mode: call net\.train\(\)"),
     (loop_returning_nothing, r"returned NoneType instead of a list of 60 losses"),
-], ids=lambda v: getattr(v, "__name__", ""))
+], ids=["no zero_grad", "step before backward", "no step", "softmax before the loss", "eval mode", "returns nothing"])
 def test_a_plausible_mistake_fails_with_a_message_that_names_it(cifar, loop, message):
     with pytest.raises(AssertionError, match=message):
         check_training_loop(loop, cifar, **SMALL)
