@@ -16,7 +16,7 @@ class Batches:
     With `augment`, each image is translated by up to `translate` pixels (`padding`: the uncovered
     edge 'zeros', black, or 'reflect'ed) and mirrored: at random, or with `flip='alternating'`
     a random half of the images in even epochs and the other half in odd ones (set `epoch`), so
-    that every image is seen both ways in every two epochs."""
+    that every image is seen both ways in every two epochs; `flip='none'` never mirrors."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  mean, std, device: torch.device, shuffle: bool = False, augment: bool = False,
@@ -32,6 +32,7 @@ class Batches:
         self.channels_last = channels_last
         self.reflect = padding == "reflect"
         self.epoch = 0
+        self.mirror = flip != "none"
         self.flipped = None  # alternating flips: the images mirrored in even epochs
         if augment and flip == "alternating":
             self.flipped = (torch.rand(len(labels), generator=generator, device=generator.device) < 0.5).to(device)
@@ -65,6 +66,8 @@ class Batches:
                 if self.flipped is not None:
                     flips = self.flipped[index if order is not None else slice(start, start + self.batch_size)]
                     flips = flips ^ bool(self.epoch % 2)
+                elif not self.mirror:
+                    flips = torch.zeros(len(y), dtype=torch.bool)
                 x = crop_and_flip(x, self.generator, self.translate, reflect=self.reflect, flips=flips)
             x = x.float().mul_(self.scale).sub_(self.shift)
             if self.channels_last:

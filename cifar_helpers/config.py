@@ -19,7 +19,7 @@ SCHEDULES = ("constant", "warmup-linear")
 BATCHNORMS = ("torch", "recipe")
 TTA_LEVELS = (0, 1, 2)
 TTA_WEIGHTS = ("equal", "published")
-FLIPS = ("random", "alternating")
+FLIPS = ("random", "alternating", "none")
 PADDINGS = ("zeros", "reflect")
 
 # Fields where a request of "auto" or None means "whatever is best on this device": any finished
@@ -66,7 +66,7 @@ class TrainConfig:
         "choices": PADDINGS, "help": "augment: the edge a shift uncovers, black (zeros) or mirrored (reflect)"})
     flip: str = field(default="random", metadata={
         "choices": FLIPS, "help": "augment: mirror each image at random, or alternately (each image once "
-                                   "every two epochs, a random half in the first)"})
+                                   "every two epochs, a random half in the first), or never"})
     whiten_bias_epochs: int | None = field(default=None, metadata={
         "help": "whitened networks: the whitening layer's bias starts at zero and trains this many epochs, then "
                 "stays frozen (the published recipe: 3); unset, it starts at PyTorch's default and always trains"})

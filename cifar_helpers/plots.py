@@ -336,17 +336,19 @@ def test_time_views(image: torch.Tensor, level: int = 2):
 
 def ablation(table):
     """Test accuracy of the recipe and of the recipe without each ingredient (a DataFrame with
-    columns 'run' and 'test_acc', the full recipe's row named 'full recipe')."""
+    columns 'run' and 'test_acc', the full recipe's row named 'full recipe'): a bar for the mean,
+    its error bar the standard deviation over seeds, a dot for each seed."""
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1))
     order = table.groupby("run")["test_acc"].mean().sort_values().index
-    sns.barplot(table, y="run", x="test_acc", order=order, ax=ax, color="tab:blue", errorbar="sd")
+    sns.barplot(table, y="run", x="test_acc", order=order, ax=ax, color="tab:blue", errorbar="sd", alpha=0.7)
+    sns.stripplot(table, y="run", x="test_acc", order=order, ax=ax, color="black", size=3)  # one dot a seed
     full = table[table["run"] == "full recipe"]["test_acc"]
     if len(full):
         ax.axvline(full.mean(), color="grey", ls="--", label=f"full recipe {full.mean():.2f}%")
         ax.legend(loc="lower right")
     low = max(0.0, table["test_acc"].min() - 5)
     ax.set(xlim=(low, 100), xlabel="test accuracy after the last epoch (%)", ylabel="",
-           title="The recipe without one ingredient at a time")
+           title="The recipe without one ingredient at a time (dots: seeds; bars: mean ± sd)")
     return fig
 
 

@@ -10,6 +10,8 @@ lr 11.5 / (1 + 1/0.15) = 1.5 and weight decay 0.0153 / 11.5 = 0.00133.
 
 from __future__ import annotations
 
+import re
+
 from .config import TrainConfig
 from .paths import RESULTS_DIR
 
@@ -34,12 +36,18 @@ CPU_RECIPE = RECIPE.replace(model="whitened-net-small")
 # test_tta_acc.
 INGREDIENTS = {
     "flip and translate": dict(augment=False),
+    "flip": dict(flip="none"),
+    "translate": dict(translate=0),
     "label smoothing": dict(label_smoothing=0.0),
     "lookahead": dict(lookahead=False),
     "warm-up and decay": dict(schedule="constant"),
+    "warm-up": dict(warmup=0.0),
+    "decay": dict(final_lr=1.0),
     "Nesterov momentum": dict(nesterov=False),
     "weight decay": dict(weight_decay=0.0),
     "BatchNorm settings": dict(batchnorm="torch", bias_lr_scale=1.0),
+    "BatchNorm momentum, eps and fixed scales": dict(batchnorm="torch"),
+    "64x BatchNorm bias rate": dict(bias_lr_scale=1.0),
 }
 
 
@@ -49,7 +57,7 @@ ABLATION_DIR = f"{RESULTS_DIR}/recipe-ablation"  # the CPU width without one ing
 
 def ablation_name(ingredient: str, seed: int) -> str:
     """A run folder's name: 'without-label-smoothing_s0'."""
-    return f"without-{ingredient.lower().replace(' ', '-')}_s{seed}"
+    return f"without-{re.sub(r'[^a-z0-9]+', '-', ingredient.lower()).strip('-')}_s{seed}"
 
 
 def without(ingredient: str, base: TrainConfig = CPU_RECIPE) -> TrainConfig:

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from cifar_helpers import TrainConfig, build_model, fit, records, recipe, tables
+from cifar_helpers.batches import Batches
 from cifar_helpers.evaluate import tta_logits, tta_views
 from cifar_helpers.optim import Lookahead, step_rate
 
@@ -157,7 +158,7 @@ def test_the_recipe_command_names_its_runs(monkeypatch):
     assert reproduce.recipe_main(["--ablation", "--seeds", "0"]) == 0
     configs, runs_dir, kw = calls.pop()
     assert runs_dir == "results/recipe-ablation" and len(configs) == len(recipe.INGREDIENTS)
-    assert kw["names"][1] == "without-label-smoothing_s0" and configs[1] == recipe.without("label smoothing")
+    assert kw["names"][3] == "without-label-smoothing_s0" and configs[3] == recipe.without("label smoothing")
 
 
 def test_old_records_read_as_the_defaults_of_new_fields():
@@ -193,3 +194,13 @@ def test_translations_reflect_the_edge_and_flips_alternate():
         seen.append(torch.tensor([not torch.equal(x[i], images[i].float()) for i in range(8)]))
     assert torch.equal(seen[0], ~seen[1]) and torch.equal(seen[0], seen[2]) and torch.equal(seen[1], seen[3])
     assert 0 < int(seen[0].sum()) < 8
+
+
+def test_flip_none_only_translates():
+    images = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    plain = Batches(images, torch.zeros(64, dtype=torch.long), 64, (0, 0, 0), (1, 1, 1), "cpu", augment=True,
+                    translate=0, flip="none", generator=torch.Generator().manual_seed(0))
+    mirrored = Batches(images, torch.zeros(64, dtype=torch.long), 64, (0, 0, 0), (1, 1, 1), "cpu", augment=True,
+                       translate=0, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(plain.first()[0], images.float() / 255)
+    assert not torch.allclose(mirrored.first()[0], images.float() / 255)
