@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import load_cifar10, original, recipe  # noqa: E402
-from cifar_helpers.device import device_name, resolve_device  # noqa: E402
+from cifar_helpers.device import device_name, machine, resolve_device  # noqa: E402
 from cifar_helpers.models import build_model, count_macs, count_parameters  # noqa: E402
 from cifar_helpers.records import iter_records  # noqa: E402
 from cifar_helpers.training import measure, mixed_precision, prepare, resolved, train_step  # noqa: E402
@@ -138,7 +138,8 @@ def main() -> int:
         print(f"round {round_ + 1}: " + ", ".join(f"{n.split(',')[0]} {r[-1]:.0f} img/s" for n, r in rates.items()),
               flush=True)
 
-    results = {"device": device_name(device), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+    results = {"machine": machine(device), "device": device_name(device), "torch": torch.__version__,
+               "torch_threads": torch.get_num_threads(),
                "steps": args.steps, "rounds": args.rounds, "test_subset": args.test_subset, "contestants": {}}
     for name, contestant in timed.items():
         config, folder = CONTESTANTS[name]

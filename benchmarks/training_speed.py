@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import TrainConfig, build_model, fit, load_cifar10  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
-from cifar_helpers.device import device_name, resolve_device, resolve_precision  # noqa: E402
+from cifar_helpers.device import device_name, machine, resolve_device, resolve_precision  # noqa: E402
 from cifar_helpers.training import AUTOCAST_DTYPES, train_step  # noqa: E402
 
 from reference import BATCH, reference_epoch, reference_loader  # noqa: E402
@@ -130,7 +130,8 @@ def main() -> int:
     indices = balanced_subset(data.train_labels, args.images).tolist()
     data_root = str(Path(data.source).parent)
     cpus = os.cpu_count() or 1
-    results = {"device": device_name(device), "device_type": device.type, "torch": torch.__version__,
+    results = {"machine": machine(device), "device": device_name(device), "device_type": device.type,
+               "torch": torch.__version__,
                "torchvision": torchvision.__version__, "python": platform.python_version(),
                "cpu_count": cpus, "torch_threads": torch.get_num_threads(), "batch_size": BATCH,
                "images_per_epoch_timed": args.images, "repeats": args.repeats,
