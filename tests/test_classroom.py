@@ -16,7 +16,11 @@ import pytest
 from cifar_helpers.classroom import STUDENT_DIR, build_student, nbgrader, teacher_notebooks, write_course
 from cifar_helpers.paths import REPO
 
+
 STUDENTS = ("full", "blank")
+# The figures the main job draws from the shipped runs (asset/), one per notebook figure.
+SHIPPED_FIGURES = {"cifar.png", "lenet5_1e-3.png", "lenet5-original_1e-3.png", "own-network_1e-3.png",
+                   "comparison.png", "lr_sweep.png", "whitened-net.png", "ablation.png"}
 
 
 def grade_cells(nb) -> dict:
@@ -69,20 +73,24 @@ def test_the_committed_student_version_is_up_to_date(tmp_path):
 
 @pytest.fixture(scope="module")
 def course(cifar, tmp_path_factory):
-    """A course built from the teacher's notebooks with figures and runs sent to a temporary
-    folder (papermill's injected parameters), so grading leaves asset/ alone."""
+    """A course built from the teacher's notebooks with their default parameters, except that
+    figures and runs go to a folder of their own, given as relative paths (as a student's
+    defaults are): the kernel of autograde starts in the submission's folder, and those paths must
+    resolve from the repository root. Grading leaves asset/ alone."""
     tmp = tmp_path_factory.mktemp("classroom")
     teacher = tmp / "teacher"
     teacher.mkdir()
+    relative = f"runs/.test-course-{tmp.name}"
     for notebook in teacher_notebooks():
-        parameters = {"figures_dir": str(tmp / "asset")}
+        parameters = {"figures_dir": f"{relative}/asset"}
         if notebook.name[:2] in ("02", "03", "05"):
-            parameters["runs_dir"] = str(tmp / "runs")
+            parameters["runs_dir"] = f"{relative}/runs"
         papermill.execute_notebook(str(notebook), str(teacher / notebook.name), parameters=parameters,
                                    prepare_only=True, kernel_name="python3")
     course_dir = tmp / "course"
     release = write_course(course_dir, sorted(teacher.glob("*.ipynb")))
-    return {"dir": course_dir, "release": release, "teacher": teacher}
+    yield {"dir": course_dir, "release": release, "teacher": teacher, "out": REPO / relative}
+    shutil.rmtree(REPO / relative, ignore_errors=True)
 
 
 def test_autograde_gives_full_marks_for_the_solutions_and_zero_for_a_blank_notebook(course):
@@ -128,6 +136,15 @@ def test_autograde_gives_full_marks_for_the_solutions_and_zero_for_a_blank_noteb
                        if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)}
             expected = set(grade_cells(graded)) - set(written_cells(graded)) if student == "blank" else set()
             assert failing == expected, (notebook.name, student)
+            # Default parameters load the shipped runs wherever the kernel starts: nothing is trained.
+            text = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code"
+                           for o in c.outputs if o.output_type == "stream")
+            loads = {"02": 2, "03": 1, "05": 1}.get(notebook.name[:2], 0)  # 02: classic and original LeNet5
+            assert text.count("Loading the finished run") == loads and "Skipped" not in text, (notebook.name, student)
+    out = course["out"]
+    assert not (out / "runs").exists() or not any((out / "runs").iterdir())  # nothing trained
+    assert {p.name for p in (out / "asset").iterdir()} == SHIPPED_FIGURES
+    assert not (REPO / "notebooks" / "runs").exists() and not (REPO / "notebooks" / "asset").exists()
     shutil.rmtree(course_dir / "autograded")
 
 
