@@ -113,9 +113,20 @@ def jupyterlab(tmp_path_factory, cifar):
     log.close()
 
 
+def _kernel_state(url: str, token: str, name: str) -> str | None:
+    """The execution state ('busy', 'idle', ...) of the kernel of the notebook `name`, from the server."""
+    headers = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions", headers=headers)) as response:
+        kernels = [s["kernel"] for s in json.load(response) if s.get("path", "").endswith(name)]
+    return kernels[0]["execution_state"] if kernels else None
+
+
 def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> tuple[float, float]:
-    """Open a notebook, Run All from the Run menu, wait until no cell is queued or running, save.
-    Returns the seconds from opening to an idle kernel, and from the click to the last cell's end."""
+    """Open a notebook, Run All from the Run menu, wait until it has run, save. Done is either the
+    page's view (a cell was seen queued or running, and none is now) or the server's (its kernel,
+    once busy, idle for 3 s): the page draws only the cells in view, so a long notebook can hide
+    its running cell from it. Returns the seconds from opening to an idle kernel, and from the
+    click to the end."""
     opened = time.monotonic()
     page.goto(f"{url}/lab/tree/{name}?reset&token={token}")  # reset: only this notebook open
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
@@ -124,16 +135,21 @@ def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> t
     page.click("li.lm-MenuBar-item:has-text('Run')")
     page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
     started = time.monotonic()
-    seen_running = False
+    seen_running = kernel_busy = False
+    idle_since = None
     while time.monotonic() - started < timeout_s:
         prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
         running = any("*" in p for p in prompts)
         seen_running |= running
-        if seen_running and not running:
+        state = _kernel_state(url, token, name)
+        kernel_busy |= state == "busy"
+        idle_since = (idle_since or time.monotonic()) if kernel_busy and state == "idle" else None
+        if (seen_running and not running) or (idle_since and time.monotonic() - idle_since >= 3 and not running):
             break
         time.sleep(0.25)
     else:
-        pytest.fail(f"{name}: Run All did not finish within {timeout_s:.0f} s")
+        pytest.fail(f"{name}: Run All did not finish within {timeout_s:.0f} s (cells queued or running in view: "
+                    f"{seen_running and running}; its kernel {_kernel_state(url, token, name)})")
     took = time.monotonic() - started
     page.click("li.lm-MenuBar-item:has-text('File')")
     page.click("li.lm-Menu-item[data-command='docmanager:save']")
