@@ -36,8 +36,11 @@ def _timed(command: list[str], env: dict | None = None) -> dict:
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = round(time.perf_counter() - start, 1)
     last = (result.stdout.strip().splitlines() or [""])[-1]
-    return {"seconds": seconds if result.returncode == 0 else None, "exit": result.returncode,
-            "command": " ".join(command[1:] if command[0] == PYTHON else command), "last_line": last[-300:]}
+    entry = {"seconds": seconds if result.returncode == 0 else None, "exit": result.returncode,
+             "command": " ".join(command[1:] if command[0] == PYTHON else command), "last_line": last[-300:]}
+    if result.returncode != 0:  # what failed, kept with the record
+        entry["output_tail"] = (result.stdout + result.stderr)[-4000:]
+    return entry
 
 
 def main_job(out: Path) -> dict:

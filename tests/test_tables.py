@@ -34,6 +34,7 @@ def test_timings_table_reads_committed_files_one_column_per_machine(tmp_path):
 
     failed = _timed([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
     assert failed["seconds"] is None and failed["exit"] == 3 and failed["last_line"] == "boom"
+    assert "boom" in failed["output_tail"]
     machine = {"device_name": "Test CPU", "isa": "AVX2", "precision": "fp32", "threads": 2}
     (tmp_path / "timings-test-cpu-avx2.json").write_text(json.dumps({"machine": machine, "measured": {
         "main-job": {"seconds": 90.0}, "quick": failed,
