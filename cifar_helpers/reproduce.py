@@ -81,13 +81,16 @@ def recipe_main(argv: list[str] | None = None) -> int:
     flags.add_seeds(parser)
     parser.add_argument("--ablation", action="store_true",
                         help="instead: the CPU width without each ingredient in turn (recipe.INGREDIENTS)")
+    parser.add_argument("--ingredients", nargs="+", choices=list(recipe.INGREDIENTS), metavar="INGREDIENT",
+                        default=list(recipe.INGREDIENTS),
+                        help="with --ablation: only these rows, e.g. 'warm-up' 'decay' (default: all)")
     parser.add_argument("--runs-dir", help="default: results/recipe, or results/recipe-ablation with --ablation")
     flags.add_device(parser)
     flags.add_progress(parser)
     args = parser.parse_args(argv)
     if args.ablation:
         runs = [(recipe.ablation_name(name, seed), recipe.without(name).replace(seed=seed))
-                for seed in args.seeds for name in recipe.INGREDIENTS]
+                for seed in args.seeds for name in args.ingredients]
         runs_dir = args.runs_dir or recipe.ABLATION_DIR
     else:
         runs = [(None, recipe.RECIPE.replace(model=model, seed=seed)) for model in args.models for seed in args.seeds]

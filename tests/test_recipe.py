@@ -159,6 +159,10 @@ def test_the_recipe_command_names_its_runs(monkeypatch):
     configs, runs_dir, kw = calls.pop()
     assert runs_dir == "results/recipe-ablation" and len(configs) == len(recipe.INGREDIENTS)
     assert kw["names"][3] == "without-label-smoothing_s0" and configs[3] == recipe.without("label smoothing")
+    assert reproduce.recipe_main(["--ablation", "--seeds", "1", "2", "--ingredients", "warm-up", "decay"]) == 0
+    configs, runs_dir, kw = calls.pop()
+    assert kw["names"] == ["without-warm-up_s1", "without-decay_s1", "without-warm-up_s2", "without-decay_s2"]
+    assert configs[1] == recipe.without("decay").replace(seed=1)
 
 
 def test_old_records_read_as_the_defaults_of_new_fields():
