@@ -2,7 +2,7 @@
 shipped runs loaded, figures and runs sent to a temporary folder) through papermill, as a student's
 Run All or nbgrader's autograde runs it; each exercise's answer and test cells timed from
 papermill's cell durations, and the whole notebook. Run alone on the machine.
-Results: benchmarks/results/classroom_times.json and .md (the README's "For teachers" table)."""
+Results: benchmarks/results/classroom_times.json and .md (cited in docs/teachers.md)."""
 
 from __future__ import annotations
 

@@ -83,10 +83,14 @@ def _data(argv: list[str]) -> None:
 
 
 def _readme_table(argv: list[str]) -> None:
-    from .tables import update_readme
+    from .paths import REPO
+    from .tables import update_generated_blocks
 
-    changed = update_readme()
-    print("README.md tables " + ("updated" if changed else "already up to date"))
+    argparse.ArgumentParser(prog="python -m cifar_helpers readme-table",
+                            description=SUBCOMMANDS["readme-table"][2]).parse_args(argv)
+    changed = update_generated_blocks()
+    print("tables updated in " + ", ".join(str(p.relative_to(REPO)) for p in changed) if changed
+          else "tables already up to date")
 
 
 def data_main(argv: list[str]) -> int:
@@ -112,7 +116,7 @@ SUBCOMMANDS = {
     "lr-range": (".lr_range", "main", "the learning-rate range tests the notebooks show (see: lr-range --help)"),
     "student": (".classroom", "student_main", "rebuild the student version of the notebooks in student/ with nbgrader"),
     "course": (".classroom", "course_main", "set up an nbgrader course folder for a teacher (see: course --help)"),
-    "readme-table": (".cli", "readme_table_main", "regenerate README.md's tables from results/"),
+    "readme-table": (".cli", "readme_table_main", "regenerate the generated tables of README.md and docs/"),
     "strip-outputs": (".notebook_outputs", "main", "remove unchecked outputs from notebooks (for committing)"),
     "slim-checkpoint": (".cli", "slim_main", "drop the resume-only state from complete runs' checkpoints"),
 }

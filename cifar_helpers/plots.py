@@ -23,11 +23,11 @@ def save(fig, path) -> Path:
     return path
 
 
-SHOWN_GRID = {"per_class": 10, "seed": 0}  # the settings of asset/cifar.png, the README's grid
+SHOWN_GRID = {"per_class": 10, "seed": 0}  # the settings of asset/cifar.png, the grid docs/results.md shows
 
 
 def save_image_grid(fig, figures_dir, per_class: int, seed: int, experiments_dir="runs/figures") -> Path:
-    """Save notebook 01's grid: as cifar.png in figures_dir when drawn with the README's settings;
+    """Save notebook 01's grid: as cifar.png in figures_dir when drawn with the shown settings;
     drawn with others it is an experiment, saved under experiments_dir with its settings in its name."""
     if dict(per_class=per_class, seed=seed) == SHOWN_GRID:
         return save(fig, project_path(figures_dir) / "cifar.png")
@@ -46,7 +46,7 @@ def shipped(run) -> bool:
 
 def figure_path(name: str, figures_dir, runs) -> Path:
     """Where a figure drawn from `runs` (a Run or a run folder, or a list of them) belongs: in
-    figures_dir (asset/, the figures the README shows) when every run is a shipped one; otherwise
+    figures_dir (asset/, the figures the pages in docs/ show) when every run is a shipped one; otherwise
     with the first run that is not: beside its record.json for a figure of one run, in the folder
     that holds it for a figure of several. An experiment never overwrites the shipped figures."""
     runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
@@ -67,7 +67,7 @@ def save_run_figure(fig, runs, name: str, figures_dir="asset") -> Path:
 
 
 def run_title(run, title: str) -> str:
-    """A figure's title for one run: `title` for a shipped run (the full runs the README shows);
+    """A figure's title for one run: `title` for a shipped run (the full runs the pages in docs/ show);
     for any other, followed by what the run is (its epochs, its training and test images when it
     used part of them, its seed), so that a quick experiment's figure never passes for the full run."""
     if shipped(run):

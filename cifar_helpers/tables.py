@@ -1,7 +1,7 @@
 """The report's tables, from run records: the original's table and ours beside it under both
 protocols, notebook 05's recipe and its ablation, the learning-rate sweep and the rate it
-chooses; and the README's generated blocks. Jobs (training, the sweep, the recipe) write records;
-this module only reads them, and no job imports it."""
+chooses; and the generated blocks of the README and docs/. Jobs (training, the sweep, the
+recipe) write records; this module only reads them, and no job imports it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import lr_range, original, recipe, sweep
 from .config import TrainConfig
+from .errors import CifarHelpersError
 from .paths import RESULTS_DIR, project_path
 from .records import format_lr, iter_records, load_runs
 
@@ -223,9 +224,9 @@ def timings_table(folder=TIMINGS_DIR) -> pd.DataFrame:
                         columns=["", *machines])
 
 
-def readme_blocks() -> dict[str, str]:
-    """The README's generated tables, from the committed run records: the original's table, notebook
-    05's recipe and the learning-rate sweep, each between its two markers."""
+def generated_blocks() -> dict[str, str]:
+    """The generated tables of the README and docs/, from the committed run records: the original's
+    table, notebook 05's recipe, the learning-rate sweep and the timings, each between its two markers."""
     swept = load_runs(sweep.RUNS_DIR)
     tables = {"results-table": results_table(load_runs(RESULTS_DIR)).drop(columns=["Device"]),
               "recipe-table": recipe_table(load_runs(recipe.RUNS_DIR)).drop(columns=["Device"]),
@@ -236,13 +237,31 @@ def readme_blocks() -> dict[str, str]:
             for name, table in tables.items()}
 
 
-def update_readme(readme: str | Path = "README.md") -> bool:
-    """Rewrite the generated blocks of the README; True if any changed."""
-    readme = project_path(readme)
-    text = new = readme.read_text()
-    for name, block in readme_blocks().items():
-        start, end_marker = new.index(f"<!-- {name}: generated -->"), f"<!-- /{name} -->"
-        end = new.index(end_marker) + len(end_marker)
-        new = new[:start] + block + new[end:]
-    readme.write_text(new)
-    return new != text
+def documentation_files() -> list[Path]:
+    """The files a generated block may live in: the README and the pages of docs/."""
+    return [project_path("README.md"), *sorted(project_path("docs").glob("*.md"))]
+
+
+def update_generated_blocks(files: list[Path] | None = None) -> list[Path]:
+    """Rewrite every generated block wherever it sits among `files` (documentation_files() by default),
+    so a table can move between pages; return the files that changed. A block found in none of them
+    stops everything: a table whose markers were lost would otherwise silently go stale."""
+    files = documentation_files() if files is None else [project_path(f) for f in files]
+    texts = {path: path.read_text() for path in files}
+    new = dict(texts)
+    for name, block in generated_blocks().items():
+        start_marker, end_marker = f"<!-- {name}: generated -->", f"<!-- /{name} -->"
+        holders = [path for path, text in new.items() if start_marker in text and end_marker in text]
+        if not holders:
+            raise CifarHelpersError(
+                f"The generated table '{name}' has no place in {', '.join(p.name for p in files)}: none holds "
+                f"both of its markers, '{start_marker}' and '{end_marker}'. Put the two lines back where "
+                "the table belongs (anything between them is replaced), then run this again.")
+        for path in holders:
+            text = new[path]
+            start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
+            new[path] = text[:start] + block + text[end:]
+    changed = [path for path in files if new[path] != texts[path]]
+    for path in changed:
+        path.write_text(new[path])
+    return changed

@@ -38,13 +38,13 @@ def written_cells(nb) -> dict:
     return {gid: c for gid, c in grade_cells(nb).items() if c.cell_type == "markdown"}
 
 
-def readme_label(grade_id: str) -> str:
-    """How the README's table names an exercise: ex2-1 is 2.1, the written question q2-1 is q2.1."""
+def table_label(grade_id: str) -> str:
+    """How the teachers' page's table names an exercise: ex2-1 is 2.1, the written question q2-1 is q2.1."""
     return grade_id.removeprefix("ex").replace("-", ".")
 
 
 def test_every_notebook_has_two_exercises_with_tests_and_a_written_question():
-    readme = (REPO / "README.md").read_text()
+    teachers = (REPO / "docs" / "teachers.md").read_text()
     for notebook in teacher_notebooks():
         nb = nbformat.read(notebook, as_version=4)
         written = written_cells(nb)
@@ -54,8 +54,8 @@ def test_every_notebook_has_two_exercises_with_tests_and_a_written_question():
         assert all(f"{gid}-tests" in tests for gid in answers), notebook.name
         assert all(c.cell_type == "code" and "### BEGIN SOLUTION" in c.source for c in answers.values()), notebook.name
         assert len(written) >= 1, f"{notebook.name} has no written question for the teacher to grade"
-        for gid in [*answers, *written]:  # the README's "For teachers" tables say what each one asks
-            assert f"| {readme_label(gid)} |" in readme, gid
+        for gid in [*answers, *written]:  # the "For teachers" page's table says what each one asks
+            assert f"| {table_label(gid)} |" in teachers, gid
 
 
 def test_the_committed_student_version_is_up_to_date(tmp_path):

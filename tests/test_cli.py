@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from cifar_helpers.paths import REPO
@@ -112,3 +113,13 @@ def test_sigkill_leaves_a_readable_run(cifar, tmp_path):
     epochs = table["epochs_done"].item()
     # The checkpoint is written just before the record: it may be one epoch ahead, never behind.
     assert read_checkpoint(tmp_path / "killed")["epoch"] in (epochs, epochs + 1)
+
+
+def test_readme_table_says_it_regenerates_the_readme_and_docs(capsys):
+    from cifar_helpers.cli import main
+
+    for argv in (["--help"], ["readme-table", "--help"]):  # --help regenerates nothing: it exits first
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+        assert "regenerate the generated tables of README.md and docs/" in " ".join(capsys.readouterr().out.split())

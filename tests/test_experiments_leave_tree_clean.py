@@ -60,7 +60,7 @@ def test_experiments_from_either_door_leave_the_committed_files_alone(cifar, git
 
 def test_the_main_job_draws_the_shipped_runs_into_asset(tmp_path):
     """Notebooks 02 and 03 as the main job runs them by default find their shipped run, so their
-    figures go to figures_dir (asset/, which the README shows) under their usual names."""
+    figures go to figures_dir (asset/, which the pages in docs/ show) under their usual names."""
     figures_dir = tmp_path / "asset"
     steps = [s for s in series.plan(tmp_path / "records", figures_dir, quick=False, reuse=True)
              if s.notebook[:2] in ("02", "03")]

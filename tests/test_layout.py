@@ -1,4 +1,4 @@
-"""How the code is laid out (README, 'How the code is laid out'): each module imports only from
+"""How the code is laid out (docs/maintainers.md, 'How the code is laid out'): each module imports only from
 layers below its own, so there is no circle; functions stay short; the run record's file names
 are written in records.py alone."""
 

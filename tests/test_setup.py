@@ -50,19 +50,20 @@ def test_code_passes_ruff():
     assert result.returncode == 0, result.stdout
 
 
-def test_readme_tables_come_from_the_committed_records():
-    from cifar_helpers.tables import readme_blocks
+def test_generated_tables_come_from_the_committed_records():
+    from cifar_helpers.tables import documentation_files, generated_blocks
 
-    readme = (ROOT / "README.md").read_text()
-    for block in readme_blocks().values():
-        assert block in readme
+    texts = [path.read_text() for path in documentation_files()]
+    for name, block in generated_blocks().items():
+        assert sum(block in text for text in texts) == 1, name  # in one page, as the records make it
 
 
-def test_readme_prose_times_come_from_the_records_and_name_their_machine():
+def test_prose_times_come_from_the_records_and_name_their_machine():
     import json
     import statistics
 
-    readme = " ".join((ROOT / "README.md").read_text().split())
+    training, results, fast = (" ".join((ROOT / "docs" / page).read_text().split())
+                               for page in ("training.md", "results.md", "fast-training.md"))
 
     def records(pattern):
         return [json.loads(p.read_text()) for p in sorted((ROOT / "results").glob(f"{pattern}/record.json"))]
@@ -75,19 +76,19 @@ def test_readme_prose_times_come_from_the_records_and_name_their_machine():
 
     (own,) = records("own-network_lr1e-3_e40_s0")
     late = statistics.mean(h["seconds"] for h in own["history"][10:])
-    assert machine(own) == ("AVX2", "fp32") and "AMD EPYC with AVX2 in fp32" in readme
-    assert f"({late:.0f} s on average over epochs 11-40" in readme
-    assert f"so {40 * late / 3600:.1f} hours at lr 1e-3" in readme
+    assert machine(own) == ("AVX2", "fp32") and "AMD EPYC with AVX2 in fp32" in training
+    assert f"({late:.0f} s on average over epochs 11-40" in training
+    assert f"so {40 * late / 3600:.1f} hours at lr 1e-3" in training
     original = records("lenet5-original_lr1e-3_e40_s*")
     assert {machine(r) for r in original} == {("AVX2", "fp32")}
     a, b, c = map(minutes, original)
-    assert f"lr 1e-3: {a}, {b} and, contended, {c} min" in readme
+    assert f"lr 1e-3: {a}, {b} and, contended, {c} min" in results
     full = records("recipe/whitened-net_lr1.5e0_e10_s*")
     assert {machine(r) for r in full} == {("AVX512", "bf16")}
     a, b, c = map(minutes, full)
-    assert f"run took {a}, {b} and {c} minutes (seeds 0-2)" in readme
+    assert f"run took {a}, {b} and {c} minutes (seeds 0-2)" in fast
     swept = records("sweep/own-network_*")
     assert {machine(r) for r in swept} == {("AVX512", "bf16")}
     median = statistics.median(h["seconds"] for r in swept for h in r["history"])
-    assert f"{median:.0f} s each (the median in its records: 2 cores of an AMD EPYC with AVX512-BF16, bf16" in readme
-    assert len(swept) == 12 and f"twelve runs would take about {12 * 40 * median / 2 / 3600:.1f} hours" in readme
+    assert f"{median:.0f} s each (the median in its records: 2 cores of an AMD EPYC with AVX512-BF16, bf16" in results
+    assert len(swept) == 12 and f"twelve runs would take about {12 * 40 * median / 2 / 3600:.1f} hours" in results

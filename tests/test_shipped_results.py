@@ -75,8 +75,8 @@ def test_the_series_shows_a_seed_that_learns_where_seed_0_dies():
                                                              ("results/own-network_lr1e-2_e20_s4", 4, 6, 27, 38),
                                                              ("results/own-network_lr1e-2_e20_s4", 2, 2, 3, 3),
                                                              ("results/own-network_lr1e-3_e40_s0", 2, 6, 89, 100)])
-def test_live_channels_the_readme_quotes(cifar, run_dir, first, last, low, high):
-    # README, own network at lr 1e-2: "11-19% of conv2-conv6 in seed 3 ... and 27-38% of conv4-conv6 in
+def test_live_channels_the_results_page_quotes(cifar, run_dir, first, last, low, high):
+    # docs/results.md, own network at lr 1e-2: "11-19% of conv2-conv6 in seed 3 ... and 27-38% of conv4-conv6 in
     # seed 4, against 89-100% at lr 1e-3"; seed 4 "passes everything through one of conv2's 32 channels"
     # (1/32 = 3.1%; a share of 32 channels rounds to 3 only for one channel)
     from cifar_helpers.evaluate import active_units
@@ -86,10 +86,10 @@ def test_live_channels_the_readme_quotes(cifar, run_dir, first, last, low, high)
     assert (round(convs.min()), round(convs.max())) == (low, high)
 
 
-def test_cpu_speed_figures_the_readme_quotes():
-    # README, Speed: fast path and pure compute over the best DataLoader reference, 2 CPU cores
+def test_cpu_speed_figures_notebook_05s_page_quotes():
+    # docs/fast-training.md, Speed: fast path and pure compute over the best DataLoader reference, 2 CPU cores
     models = json.loads((REPO / "benchmarks" / "results" / "amd-epyc.json").read_text())["models"]
-    readme = " ".join((REPO / "README.md").read_text().split())
+    page = " ".join((REPO / "docs" / "fast-training.md").read_text().split())
     floor = {}
     for name, m in models.items():
         ips = m["images_per_s"]
@@ -98,14 +98,14 @@ def test_cpu_speed_figures_the_readme_quotes():
         assert abs(m["compute_over_fast"] - 1) <= 0.06  # "within 6% of pure compute"
     fast = {name: f"{m['speedup_vs_reference']:.2f}x" for name, m in models.items()}
     assert (f"{fast['lenet5']} as many images per second as the best DataLoader reference for LeNet5 and "
-            f"{fast['own-network']} for the own network") in readme
-    assert f"the floor there, {floor['lenet5']} and {floor['own-network']} the reference" in readme
+            f"{fast['own-network']} for the own network") in page
+    assert f"the floor there, {floor['lenet5']} and {floor['own-network']} the reference" in page
 
 
 @pytest.mark.parametrize("report", PARITY_REPORTS, ids=lambda p: p.name)
-def test_parity_figures_the_readme_quotes(report):
-    readme = (REPO / "README.md").read_text()
+def test_parity_figures_notebook_05s_page_quotes(report):
+    page = (REPO / "docs" / "fast-training.md").read_text()
     for entry in json.loads(report.read_text())["entries"]:
         for side in ("fast", "plain"):
-            assert f"{entry[side]['final_test_acc']:.2f}%" in readme, (entry["model"], entry["epochs"], side)
-        assert f"{abs(entry['difference_pp']):.2f} points" in readme
+            assert f"{entry[side]['final_test_acc']:.2f}%" in page, (entry["model"], entry["epochs"], side)
+        assert f"{abs(entry['difference_pp']):.2f} points" in page

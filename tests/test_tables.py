@@ -1,6 +1,7 @@
 """The original's table rebuilt from run records."""
 
 import pandas as pd
+import pytest
 
 from cifar_helpers.tables import results_table
 
@@ -50,3 +51,20 @@ def test_timings_table_reads_committed_files_one_column_per_machine(tmp_path):
     lenet5 = table.loc["LeNet5, lr 1e-3, 40 epochs: the whole run", "AMD EPYC, AVX2, fp32, 1 thread"]
     assert lenet5.startswith("14.5 min")
     assert set(table["GPU"]) == {NOT_MEASURED}
+
+
+def test_generated_blocks_are_rewritten_in_whichever_file_holds_them(tmp_path, monkeypatch):
+    from cifar_helpers import tables
+    from cifar_helpers.errors import CifarHelpersError
+
+    blocks = {name: f"<!-- {name}: generated -->\n| new {name} |\n<!-- /{name} -->" for name in ("one", "two")}
+    monkeypatch.setattr(tables, "generated_blocks", lambda: blocks)
+    readme, page, other = (tmp_path / name for name in ("README.md", "page.md", "other.md"))
+    readme.write_text("# Title\n\n<!-- one: generated -->\n| old |\n<!-- /one -->\n\nafter\n")
+    page.write_text("# Page\n<!-- two: generated -->\n| new two |\n<!-- /two -->\n")  # already up to date
+    other.write_text("# Other\n")
+    assert tables.update_generated_blocks([readme, page, other]) == [readme]
+    assert readme.read_text() == f"# Title\n\n{blocks['one']}\n\nafter\n"
+    assert tables.update_generated_blocks([readme, page, other]) == []
+    with pytest.raises(CifarHelpersError, match="'two' has no place in README.md, other.md"):
+        tables.update_generated_blocks([readme, other])
