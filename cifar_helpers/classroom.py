@@ -8,7 +8,8 @@ test cells checksummed.
 
 `python -m cifar_helpers course DIR` sets up an nbgrader course folder for a teacher (one assignment
 per notebook, released into DIR/release, a gradebook to autograde into); `python -m cifar_helpers
-student` rebuilds the committed student version in student/, which a test keeps up to date."""
+student` rebuilds the committed student version in student/, which a test keeps up to date; each
+of its notebooks opens in Colab from the badge at its top (colab.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .colab import header, setup_cell
 from .command import run_command
 from .errors import CifarHelpersError
 from .paths import REPO, project_path
@@ -39,7 +41,8 @@ The notebooks of the series with their exercises left for you: each exercise cel
 `raise NotImplementedError()`; replace that with your answer and run the test cell below it. The
 cells after an exercise use the library's version, so a notebook runs on whether or not you
 answered. Open them in JupyterLab from the repository (`jupyter lab`, then this folder); they read
-the shipped runs and CIFAR-10 exactly as the teacher's notebooks in `notebooks/` do.
+the shipped runs and CIFAR-10 exactly as the teacher's notebooks in `notebooks/` do. Or open one in
+Colab from the badge at its top: its first code cell fetches the series and installs the helpers there.
 
 Made by `python -m cifar_helpers student` from `notebooks/` with nbgrader; do not edit by hand.
 """
@@ -82,6 +85,19 @@ def write_course(course_dir, notebooks=None) -> Path:
     return course_dir / "release"
 
 
+def add_colab_cells(path: Path) -> None:
+    """Put the badges on top of the notebook at `path` and the Colab cell before its first code cell
+    (the parameters, after the title): in Colab every later cell then finds the helpers."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    first_code = next(i for i, cell in enumerate(nb.cells) if cell.cell_type == "code")
+    trains = any(line.startswith("reuse = ") for line in nb.cells[first_code].source.splitlines())
+    nb.cells.insert(first_code, nbformat.v4.new_code_cell(setup_cell(), id="colab-setup"))
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(header(path.name, trains), id="colab-badges"))
+    nbformat.write(nb, path)
+
+
 def build_student(out=STUDENT_DIR) -> list[Path]:
     """The student version of every notebook, written into `out` (student/ by default)."""
     from .records import ensure_writable
@@ -92,6 +108,7 @@ def build_student(out=STUDENT_DIR) -> list[Path]:
         release = write_course(tmp)
         for notebook in teacher_notebooks():
             shutil.copyfile(release / notebook.stem / notebook.name, out / notebook.name)
+            add_colab_cells(out / notebook.name)
             written.append(out / notebook.name)
     (out / "README.md").write_text(STUDENT_README)
     return written

@@ -10,7 +10,7 @@ PACKAGE = REPO / "cifar_helpers"
 # Lowest first. A module may import (at the top or inside a function) only from earlier layers.
 LAYERS = [
     ["errors", "paths", "batches", "show", "notebook_outputs"],   # no import of the package
-    ["validate", "command", "models", "data"],                     # checks, exit codes, networks, data
+    ["validate", "command", "models", "data", "colab"],            # checks, exit codes, networks, data, badges
     ["device", "records", "flags", "config", "evaluate"],          # where, run folders, the configuration
     ["original", "recipe", "optim"],                               # named configurations, the optimizer
     ["training"],                                                  # fit and its loop

@@ -17,8 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pyproject_requirements() -> set[str]:
+    """What `pip install -e .[dev]` (tasks.py) asks for: the dependencies, dev's own packages, and those
+    of every extra that dev names through the project itself (`cifar-helpers[course,site]`)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {r.replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = project["optional-dependencies"]
+    (itself,) = [r for r in extras["dev"] if r.startswith(f"{project['name']}[")]
+    named = itself.removeprefix(f"{project['name']}[").removesuffix("]").split(",")
+    assert sorted(named) == sorted(set(extras) - {"dev"}), "dev must include every other extra"
+    wanted = project["dependencies"] + [r for extra in ["dev", *named] for r in extras[extra] if r != itself]
+    return {r.replace(" ", "") for r in wanted}
 
 
 def test_environment_yml_matches_pyproject():
