@@ -114,6 +114,7 @@ SUBCOMMANDS = {
                "notebook 05's fast recipe over seeds, or its ablation (see: recipe --help)"),
     "sweep": (".sweep", "main", "notebooks 02/03 over learning rates and seeds, on Dask (see: sweep --help)"),
     "lr-range": (".lr_range", "main", "the learning-rate range tests the notebooks show (see: lr-range --help)"),
+    "site": (".site", "main", "build the website of a job's executed notebooks (see: site --help)"),
     "student": (".classroom", "student_main", "rebuild the student version of the notebooks in student/ with nbgrader"),
     "course": (".classroom", "course_main", "set up an nbgrader course folder for a teacher (see: course --help)"),
     "readme-table": (".cli", "readme_table_main", "regenerate the generated tables of README.md and docs/"),

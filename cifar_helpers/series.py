@@ -1,5 +1,6 @@
 """The main job: run notebooks 01-05 headless with papermill, in order, with progress and an
-estimate of the time left. `python3 tasks.py run --help` lists the options."""
+estimate of the time left, then build the website of what it executed (site.py). `python3 tasks.py
+run --help` lists the options."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import original, recipe
+from . import original, recipe, site
 from .command import run_command
 from .paths import RESULTS_DIR, project_path
 from .records import format_lr
@@ -151,6 +152,7 @@ def run_series(name: str, quick: bool, reuse: bool, only: list[str] | None = Non
         steps = [s for s in steps if any(s.notebook.startswith(o) for o in only)]
     run_steps(steps, out_dir, records_dir)
     print(f"\nExecuted notebooks: {out_dir}\nRun records: {records_dir}\nFigures: {figures_dir}")
+    site.announce(site.build(out_dir))
     return out_dir
 
 

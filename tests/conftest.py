@@ -8,6 +8,10 @@ import pytest
 
 from cifar_helpers import DatasetError, load_cifar10
 from cifar_helpers.data import CLASSES, META_FILE, TEST_FILE, TRAIN_FILES
+from cifar_helpers.paths import REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+SMALL = dict(epochs=1, subset=500, test_subset=500, batch_size=256)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +21,42 @@ def cifar():
         return load_cifar10()
     except DatasetError as exc:
         pytest.skip(f"no CIFAR-10 copy here: {exc}")
+
+
+def small_parameters(notebook: Path, tmp: Path, lr: float = 0.003) -> dict:
+    """Parameters that make a notebook quick: 1 epoch on 500 images, outputs under tmp."""
+    if notebook.name.startswith("01"):
+        return dict(figures_dir=str(tmp / "asset"))
+    if notebook.name.startswith("04"):
+        return dict(runs_dirs=[str(tmp / "runs")], sweep_dir=str(tmp / "sweep"), figures_dir=str(tmp / "asset"))
+    small = dict(SMALL, lr=lr, reuse=False, runs_dir=str(tmp / "runs"), figures_dir=str(tmp / "asset"))
+    if notebook.name.startswith("05"):
+        del small["batch_size"]  # the recipe's own
+        small["model"] = "whitened-net-small"
+    return small
+
+
+@pytest.fixture(scope="session")
+def executed_series(cifar, tmp_path_factory):
+    """Notebooks 01-05 executed once, in order, from the repository root, with small parameters
+    and a non-default lr: tests/test_notebooks.py checks them, the website is built from them."""
+    import papermill
+
+    folder = tmp_path_factory.mktemp("series")
+    for notebook in NOTEBOOKS:
+        papermill.execute_notebook(str(notebook), str(folder / notebook.name),
+                                   parameters=small_parameters(notebook, folder), kernel_name="python3",
+                                   cwd=str(REPO), progress_bar=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built_site(executed_series):
+    """The website of the executed series (its front page), built once for the site's tests and
+    the browser's."""
+    from cifar_helpers import site
+
+    return site.build(executed_series)
 
 
 def write_batch(path: Path, data, labels) -> None:

@@ -14,7 +14,7 @@ from cifar_helpers import TrainConfig, find_run, format_lr, load_run, plots, ser
 from cifar_helpers.paths import REPO
 from cifar_helpers.training import Run
 
-# As test_notebooks.SMALL: seconds a run.
+# As conftest.SMALL: seconds a run.
 EXPERIMENT = dict(epochs=1, subset=500, test_subset=500, batch_size=256)
 
 

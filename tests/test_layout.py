@@ -14,7 +14,7 @@ LAYERS = [
     ["device", "records", "flags", "config", "evaluate"],          # where, run folders, the configuration
     ["original", "recipe", "optim"],                               # named configurations, the optimizer
     ["training"],                                                  # fit and its loop
-    ["lr_range", "plots", "runner", "classroom", "exercises"],     # built on training / on notebooks; autograders
+    ["lr_range", "plots", "runner", "classroom", "exercises", "site"],  # on training / notebooks; autograders; the site
     ["reproduce", "series", "sweep"],                              # jobs: they write records
     ["tables"],                                                    # reports: they read records
     ["cli", "__init__"],                                           # entry points

@@ -10,23 +10,10 @@ import nbformat
 import papermill
 import pytest
 
+from conftest import NOTEBOOKS, small_parameters
+
 from cifar_helpers.notebook_outputs import problems
 from cifar_helpers.paths import REPO
-
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-SMALL = dict(epochs=1, subset=500, test_subset=500, batch_size=256)
-
-
-def small_parameters(notebook: Path, tmp: Path, lr: float = 0.003) -> dict:
-    if notebook.name.startswith("01"):
-        return dict(figures_dir=str(tmp / "asset"))
-    if notebook.name.startswith("04"):
-        return dict(runs_dirs=[str(tmp / "runs")], sweep_dir=str(tmp / "sweep"), figures_dir=str(tmp / "asset"))
-    small = dict(SMALL, lr=lr, reuse=False, runs_dir=str(tmp / "runs"), figures_dir=str(tmp / "asset"))
-    if notebook.name.startswith("05"):
-        del small["batch_size"]  # the recipe's own
-        small["model"] = "whitened-net-small"
-    return small
 
 
 def test_there_are_five_numbered_notebooks():
@@ -47,13 +34,11 @@ def test_committed_notebook_is_clean(notebook):
             __import__("ast").literal_eval(value)
 
 
-def test_series_executes_headless(cifar, tmp_path):
+def test_series_executes_headless(executed_series):
     """01-05 in order, as the main job runs them, with a non-default lr injected."""
+    tmp_path = executed_series
     for notebook in NOTEBOOKS:
-        output = tmp_path / notebook.name
-        papermill.execute_notebook(str(notebook), str(output), parameters=small_parameters(notebook, tmp_path),
-                                   kernel_name="python3", cwd=str(REPO), progress_bar=False)
-        nb = nbformat.read(output, as_version=4)
+        nb = nbformat.read(tmp_path / notebook.name, as_version=4)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert errors == [], notebook.name
     records = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/record.json")]

@@ -1,0 +1,99 @@
+"""The website of the executed series (cifar_helpers/site.py): it builds with Sphinx's warnings as
+errors, every notebook and guide has its page with every code cell a student sees, and no page
+gives an exercise away. The browser's checks of the same site are in test_browser.py."""
+
+import re
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from cifar_helpers import site
+from cifar_helpers.paths import REPO
+
+STUDENT = sorted((REPO / "student").glob("[0-9][0-9]_*.ipynb"))
+
+
+def pages(index):
+    return sorted(index.parent.glob("*.html"))
+
+
+def soup(path):
+    return BeautifulSoup(path.read_text(), "html.parser")
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_notebook_and_guide_has_a_page(built_site):
+    names = {p.name for p in pages(built_site)}
+    expected = {"index.html", "search.html", *(f"{p.stem}.html" for p in STUDENT),
+                *(f"{p.stem}.html" for p in site.DOCS_DIR.glob("*.md"))}
+    assert expected <= names, expected - names
+
+
+@pytest.mark.parametrize("student", STUDENT, ids=lambda p: p.stem)
+def test_every_code_cell_a_student_sees_is_on_its_page(built_site, student):
+    """The code cells of the student version (nbgrader's, in student/), but for the Colab cell
+    that only student/ carries, each appear on the page, in order."""
+    shown = [normalized(block.get_text()) for block in soup(built_site.parent / f"{student.stem}.html")
+             .select("div.cell_input pre")]
+    cells = [normalized(c.source) for c in nbformat.read(student, as_version=4).cells
+             if c.cell_type == "code" and c.get("id") != "colab-setup"]
+    position = 0
+    for cell in cells:
+        assert cell in shown[position:], f"{student.stem}: a code cell is missing from its page: {cell[:200]}"
+        position = shown.index(cell, position) + 1
+
+
+def _answers() -> list[str]:
+    """Each line of the teacher's solutions, hidden tests and model answers long enough to be
+    telling and found nowhere in the student version."""
+    handed_out = normalized(" ".join(c.source for p in STUDENT for c in nbformat.read(p, as_version=4).cells))
+    lines = []
+    for notebook in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            grading = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "markdown" and grading.get("solution"):
+                lines += [line for line in cell.source.splitlines() if len(line.strip()) > 40]
+            for begin, end in (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
+                for block in re.findall(rf"{begin}(.*?){end}", cell.source, re.S):
+                    lines += [line for line in block.splitlines() if len(line.strip()) > 25]
+    return [line for line in map(normalized, lines) if line not in handed_out]
+
+
+def test_no_page_gives_an_answer_away(built_site):
+    answers = _answers()
+    assert len(answers) > 30  # the check reads the real solutions
+    for page in pages(built_site):
+        text = normalized(soup(page).get_text())
+        given = [line for line in answers if line in text]
+        assert given == [], f"{page.name} shows a solution: {given[:3]}"
+    for page in (built_site.parent / f"{p.stem}.html" for p in STUDENT):
+        text = soup(page).get_text()  # the teachers' guide may name the markers; a notebook page may not
+        assert "SOLUTION" not in text and "HIDDEN TESTS" not in text and "Model answer" not in text, page.name
+        for cell in soup(page).select("div.cell"):
+            code = cell.select_one("div.cell_input")
+            if code is not None and "raise NotImplementedError()" in code.get_text():
+                assert cell.select_one("div.cell_output") is None, f"{page.name}: an exercise cell shows its output"
+
+
+def test_no_traceback_and_every_image_is_there_with_its_alternative_text(built_site):
+    for page in pages(built_site):
+        html = soup(page)
+        assert "Traceback (most recent call last)" not in html.get_text(), page.name
+        assert html.select(".traceback, .output.error") == [], page.name
+        for image in html.select("img"):
+            source, alt = image.get("src", ""), image.get("alt", "").strip()
+            assert not source.startswith(("http:", "https:", "//")), f"{page.name}: {source} needs the network"
+            assert (page.parent / source.split("#")[0]).is_file(), f"{page.name}: {source} is missing"
+            assert alt and not re.search(r"\.(png|svg|jpe?g)$|^_images/", alt), f"{page.name}: {source} has no alt text"
+
+
+def test_math_is_there_to_typeset_without_a_network(built_site):
+    html = soup(built_site.parent / "01_dataset_tour.html")
+    assert any("\\frac" in m.get_text() for m in html.select(".math")), "the normalization formula"
+    scripts = [s.get("src", "") for s in html.select("script") if "mathjax" in s.get("src", "").lower()]
+    assert scripts and all(not s.startswith(("http", "//")) for s in scripts), scripts
+    assert all((built_site.parent / s.split("?")[0]).is_file() for s in scripts)
