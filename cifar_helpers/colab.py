@@ -64,6 +64,12 @@ def badges(notebook_name: str) -> str:
             f"[![Launch Binder](https://mybinder.org/badge_logo.svg)]({binder})")
 
 
+def website() -> str:
+    """Where GitHub Pages publishes the series' website (.github/workflows/pages.yml)."""
+    owner, name = repository().removeprefix(GITHUB).split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def header(notebook_name: str, trains: bool) -> str:
     """The first cell of a student notebook: its badges, then what to do first in Colab; `trains`
     for a notebook that can train (a `reuse` parameter), which wants a GPU there."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import lr_range, original, recipe, sweep
+from . import colab, lr_range, original, recipe, sweep
 from .config import TrainConfig
 from .errors import CifarHelpersError
 from .paths import RESULTS_DIR, project_path
@@ -226,15 +226,18 @@ def timings_table(folder=TIMINGS_DIR) -> pd.DataFrame:
 
 def generated_blocks() -> dict[str, str]:
     """The generated tables of the README and docs/, from the committed run records: the original's
-    table, notebook 05's recipe, the learning-rate sweep and the timings, each between its two markers."""
+    table, notebook 05's recipe, the learning-rate sweep and the timings, each between its two markers;
+    and the README's badges, from the repository's address (colab.py)."""
     swept = load_runs(sweep.RUNS_DIR)
     tables = {"results-table": results_table(load_runs(RESULTS_DIR)).drop(columns=["Device"]),
               "recipe-table": recipe_table(load_runs(recipe.RUNS_DIR)).drop(columns=["Device"]),
               "sweep-table": sweep_table(swept),
               "sweep-choice": against_range_tests(swept),
               "timings-table": timings_table()}
-    return {name: f"<!-- {name}: generated -->\n{markdown(table)}\n<!-- /{name} -->"
-            for name, table in tables.items()}
+    texts = {name: markdown(table) for name, table in tables.items()}
+    texts["badges"] = (f"{colab.badges('01_dataset_tour.ipynb')} · [the website]({colab.website()}): every "
+                       "notebook executed, with its figures")
+    return {name: f"<!-- {name}: generated -->\n{text}\n<!-- /{name} -->" for name, text in texts.items()}
 
 
 def documentation_files() -> list[Path]:

@@ -14,6 +14,8 @@ html_title = "cifar-notebooks"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    # The icon button: the field also shows "Ctrl+K", which its label "Search" does not name (axe).
+    "navbar_persistent": ["search-button"],
     "secondary_sidebar_items": ["page-toc"],
 }
 html_show_sourcelink = False

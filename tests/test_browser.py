@@ -1,5 +1,5 @@
 """The classroom door: JupyterLab in a real browser (Chromium driven by Playwright), Run All on
-every notebook, as a student does it.
+every notebook, as a student does it; and the reader's door, the website of the executed series.
 
 The kernel starts in the notebook's own folder, not the repository root. Each notebook is opened
 as it is committed, with papermill's injected parameters sending figures and runs to a temporary
@@ -12,12 +12,16 @@ Without one the test is skipped, unless CIFAR_REQUIRE_BROWSER=1 (set by .ci/run)
 failure.
 """
 
+import contextlib
+import functools
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -220,3 +224,77 @@ def test_run_all_in_jupyterlab(jupyterlab):
         json.dumps(report, indent=1))
     print("JupyterLab, seconds from opening to an idle kernel:", report["seconds_to_idle_kernel"])
     print("JupyterLab, seconds of Run All:", report["seconds_run_all"])
+
+
+AXE = REPO / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"  # .ci/run installs it from npm
+
+
+def _axe() -> Path:
+    found = Path(os.environ.get("AXE_CORE_JS", AXE))
+    if found.is_file():
+        return found
+    reason = (f"no axe-core at {found}: install it with `npm install --prefix build/axe axe-core@4` "
+              "(or set AXE_CORE_JS to its axe.min.js)")
+    if os.environ.get("CIFAR_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def _served(folder: Path):
+    """A quiet local web server of `folder`, as a reader's `python3 -m http.server` would serve it."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def _check_page(page, url: str, name: str, axe: Path) -> set[str]:
+    """Load a page of the site: every image loaded, no serious or critical axe-core violation.
+    Returns the site's own links on it."""
+    page.goto(f"{url}/{name}", wait_until="load")
+    broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
+                           ".map(i => i.getAttribute('src'))")
+    assert broken == [], f"{name}: images that did not load: {broken}"
+    page.add_script_tag(path=str(axe))
+    violations = page.evaluate("async () => (await axe.run()).violations.filter(v => "
+                               "['serious', 'critical'].includes(v.impact)).map(v => v.id + ': ' + "
+                               "v.nodes.slice(0, 2).map(n => n.html.slice(0, 200)).join(' | '))")
+    assert violations == [], f"{name}: accessibility (axe-core): {violations}"
+    links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
+    return {link for link in links if link.startswith(url)}
+
+
+def test_the_website_in_the_browser(built_site):
+    """Every page of the executed series' website, served as a reader serves it: its images load,
+    its math is typeset, its links lead to pages and anchors that exist, search finds LeNet5, and
+    axe-core finds no serious or critical accessibility problem."""
+    from playwright.sync_api import sync_playwright
+
+    chromium, axe = _chromium(), _axe()
+    site = built_site.parent
+    with _served(site) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        links = set()
+        for html in sorted(site.glob("*.html")):
+            links |= _check_page(page, url, html.name, axe)
+        page.goto(f"{url}/01_dataset_tour.html")
+        page.wait_for_selector("mjx-container", timeout=30_000)  # MathJax, served by the site itself
+        for link in sorted(links):
+            target, _, anchor = link.partition("#")
+            response = page.request.get(target)
+            assert response.ok, f"{link}: {response.status}"
+            if anchor and target.endswith(".html"):
+                assert f'id="{anchor}"' in response.text(), f"{link}: no such anchor"
+        page.goto(f"{url}/search.html?q=LeNet5")
+        page.wait_for_selector("#search-results li", timeout=30_000)
+        found = page.eval_on_selector_all("#search-results li a", "els => els.map(a => a.getAttribute('href'))")
+        assert any(href.startswith("02_lenet5") for href in found), found
+        browser.close()

@@ -97,3 +97,16 @@ def test_math_is_there_to_typeset_without_a_network(built_site):
     scripts = [s.get("src", "") for s in html.select("script") if "mathjax" in s.get("src", "").lower()]
     assert scripts and all(not s.startswith(("http", "//")) for s in scripts), scripts
     assert all((built_site.parent / s.split("?")[0]).is_file() for s in scripts)
+
+
+def test_github_pages_publishes_the_main_jobs_site():
+    """The workflow runs the README's main job and uploads the folder that job builds its site in."""
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "pages.yml").read_text())
+    steps = workflow["jobs"]["build"]["steps"]
+    assert [s["run"] for s in steps if "run" in s] == ["python3 tasks.py run"]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "runs/full/site"
+    assert workflow[True]["push"]["branches"] == ["main"]  # YAML reads the key `on` as True
+    assert "actions/deploy-pages" in workflow["jobs"]["deploy"]["steps"][0]["uses"]
