@@ -158,7 +158,7 @@ def stage(executed_dir: Path, staging: Path) -> list[str]:
         raise CifarHelpersError(f"No executed notebooks of the series in {executed_dir}: run the job first "
                                 "(python3 tasks.py run), then build its site.")
     links = {"README.md": "index.md", **{f"docs/{p.name}": p.name for p in DOCS_DIR.glob("*.md")},
-             **{f"notebooks/{stem}.ipynb": f"{stem}.ipynb" for stem in source_notebooks()}}
+             **{f"notebooks/{stem}.ipynb": f"{stem}.ipynb" for page, stem in named.values() if page == stem}}
     for path, (page, stem) in named.items():
         variant = None
         if page != stem:
