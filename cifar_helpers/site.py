@@ -205,6 +205,7 @@ def build(executed_dir, site_dir=None) -> Path:
         raise CifarHelpersError(f"The website of {executed_dir} did not build (Sphinx, warnings as errors): "
                                 f"{problems}. Fix the page it names (a notebook's markdown, README.md or docs/) "
                                 f"and build again: python -m cifar_helpers site {executed_dir}.")
+    shutil.rmtree(staging)  # kept only when the build fails, to read
     return site_dir / "index.html"
 
 
