@@ -104,6 +104,40 @@ def ablation_table(recipe_dir=recipe.RUNS_DIR, ablation_dir=recipe.ABLATION_DIR)
     return pd.DataFrame(rows, columns=["run", "seed", "test_acc"])
 
 
+def ablation_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Each row of the ablation (ablation_table) against the full recipe: its seeds' mean, standard
+    deviation and count, the difference of the means, and what a reader may claim from it. A
+    difference counts only when every seed of one row lies below every seed of the other; with
+    fewer than three seeds on either side there is no spread to judge it by."""
+    stats = table.groupby("run")["test_acc"].agg(["mean", "std", "count", "min", "max"])
+    full = stats.loc["full recipe"]
+
+    def verdict(row) -> str:
+        if row.name == "full recipe":
+            return ""
+        if min(row["count"], full["count"]) < 3:
+            return "too few seeds to judge"
+        if row["max"] < full["min"] or row["min"] > full["max"]:
+            return "beyond the seeds' spread"
+        return "within the seeds' spread"
+
+    summary = pd.DataFrame({"test accuracy (%)": stats["mean"].round(2), "sd": stats["std"].round(2),
+                            "seeds": stats["count"], "difference": (stats["mean"] - full["mean"]).round(2),
+                            "claim": stats.apply(verdict, axis=1)})
+    return summary.sort_values("test accuracy (%)")
+
+
+def ablation_findings(summary: pd.DataFrame) -> str:
+    """The ablation_summary in a sentence per claim, so that prose quotes only what the seeds allow."""
+    lines = []
+    for claim in ("beyond the seeds' spread", "within the seeds' spread", "too few seeds to judge"):
+        rows = summary[summary["claim"] == claim]
+        if len(rows):
+            named = "; ".join(f"{run} ({difference:+.2f} points)" for run, difference in rows["difference"].items())
+            lines.append(f"{claim[0].upper()}{claim[1:]}: {named}.")
+    return "\n".join(lines)
+
+
 def sweep_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The complete runs of a sweep's table (load_runs) that held out a validation split."""
     return runs[(runs["status"] == "complete") & (runs["val_size"].fillna(0) > 0)]
@@ -234,7 +268,13 @@ def generated_blocks() -> dict[str, str]:
               "sweep-table": sweep_table(swept),
               "sweep-choice": against_range_tests(swept),
               "timings-table": timings_table()}
+    ablation = ablation_summary(ablation_table())
     texts = {name: markdown(table) for name, table in tables.items()}
+    shown = ablation.reset_index()
+    for column in ("test accuracy (%)", "sd", "difference"):
+        shown[column] = [f"{v:+.2f}" if column == "difference" else f"{v:.2f}" if pd.notna(v) else "-"
+                         for v in shown[column]]
+    texts["ablation-table"] = f"{markdown(shown)}\n\n{ablation_findings(ablation)}"
     texts["badges"] = (f"{colab.badges('01_dataset_tour.ipynb')} · [the website]({colab.website()}): every "
                        "notebook executed, with its figures")
     return {name: f"<!-- {name}: generated -->\n{text}\n<!-- /{name} -->" for name, text in texts.items()}

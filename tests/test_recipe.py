@@ -208,3 +208,22 @@ def test_flip_none_only_translates():
                        translate=0, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(plain.first()[0], images.float() / 255)
     assert not torch.allclose(mirrored.first()[0], images.float() / 255)
+
+
+def test_the_ablation_claims_only_differences_beyond_the_seeds_spread():
+    import pandas as pd
+
+    rows = [("full recipe", s, a) for s, a in enumerate([92.0, 92.2, 91.9])]
+    rows += [("without a", s, a) for s, a in enumerate([90.0, 91.8, 90.2])]   # every seed below: a finding
+    rows += [("without b", s, a) for s, a in enumerate([91.0, 92.0, 90.5])]   # one seed in range: none
+    rows += [("without c", 0, 85.0), ("without c", 1, 85.5)]                  # two seeds: not judged
+    summary = tables.ablation_summary(pd.DataFrame(rows, columns=["run", "seed", "test_acc"]))
+    assert summary.loc["without a", "claim"] == "beyond the seeds' spread"
+    assert summary.loc["without b", "claim"] == "within the seeds' spread"
+    assert summary.loc["without c", "claim"] == "too few seeds to judge"
+    assert summary.loc["without a", "difference"] == pytest.approx(-1.37, abs=0.01)
+    assert list(summary.index[:2]) == ["without c", "without a"]  # lowest first
+    findings = tables.ablation_findings(summary).splitlines()
+    assert findings == ["Beyond the seeds' spread: without a (-1.37 points).",
+                        "Within the seeds' spread: without b (-0.87 points).",
+                        "Too few seeds to judge: without c (-6.78 points)."]
