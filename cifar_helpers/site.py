@@ -64,9 +64,9 @@ def page_names(executed: list[Path]) -> dict[Path, tuple[str, str]]:
 
 
 def repository_url(path: str) -> str:
-    from .colab import repository
+    from .colab import REF, repository
 
-    return f"{repository()}/blob/main/{path}"
+    return f"{repository()}/blob/{REF}/{path}"
 
 
 def rewrite_links(text: str, base: str, pages: dict[str, str]) -> str:
@@ -104,41 +104,80 @@ def _text(outputs) -> str:
     return "\n".join(str(o.get("text", "")) + "".join(map(str, o.get("data", {}).values())) for o in outputs)
 
 
-def student_page(executed: Path, links: dict[str, str], variant: str | None = None):
-    """An executed notebook as its site page: the student version of its exercises (solutions and
-    hidden tests cleared, their cells' outputs removed), papermill's injected parameters left out
-    (a `variant` such as "lr 1e-2" is named in the title instead), markdown links rewritten, the
-    Colab badges under the title."""
-    import nbformat
+def _defined(source: str) -> set[str]:
+    """The names a cell defines at its top level (its functions, classes, variables)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    return names | {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+
+
+def clear_exercises(nb):
+    """The student version of an executed notebook's exercises, cleared by the nbgrader
+    preprocessors that generate_assignment uses for them (solutions, hidden tests), and no output
+    that gives an answer away: not the exercise and test cells' own, not one that prints a line of
+    a solution (a cell showing the library's version), not one of a later cell that uses a name a
+    solution defines."""
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    answers, defined = [], set()
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (grading.get("solution") or grading.get("grade")):
+            cell.outputs, cell.execution_count = [], None
+        if SOLUTION.search(cell.source):
+            answers += [line.strip() for block in SOLUTION.findall(cell.source)
+                        for line in block.splitlines() if len(line.strip()) > 25]
+            defined |= _defined(cell.source) if cell.cell_type == "code" else set()
+        elif cell.cell_type == "code" and not grading and any(re.search(rf"\b{n}\b", cell.source) for n in defined):
+            cell.outputs = []
+    for preprocessor in (ClearSolutions(), ClearHiddenTests()):
+        nb, _ = preprocessor.preprocess(nb, {})
+    handed_out = "\n".join(c.source for c in nb.cells)
+    telling = [line for line in answers if line not in handed_out]
+    for cell in nb.cells:
+        if cell.cell_type == "code" and any(line in _text(cell.outputs) for line in telling):
+            cell.outputs = []
+    return nb
+
+
+PATHS = re.compile(r"_dirs?$")  # parameters that name folders of the machine that ran the notebook
+
+
+def ran_with(nb, source: Path) -> str:
+    """The parameters a job injected that differ from the notebook's defaults (folders aside), as
+    `lr = 0.01, epochs = 20`: the page shows the defaults' cell, not the injected one."""
+    defaults = default_parameters(source)
+    injected = nb.metadata.get("papermill", {}).get("parameters", {})
+    return ", ".join(f"{k} = {v!r}" for k, v in injected.items() if not PATHS.search(k) and defaults.get(k) != v)
+
+
+def student_page(executed: Path, links: dict[str, str], variant: str | None = None):
+    """An executed notebook as its site page: the student version of its exercises
+    (clear_exercises), papermill's injected parameters replaced by a note of those that differ
+    from the defaults (a `variant` such as "lr 1e-2" is named in the title too), markdown links
+    rewritten, the Colab badges under the title."""
+    import nbformat
 
     from .colab import badges
 
     nb = nbformat.read(executed, as_version=4)
     nb.metadata.setdefault("kernelspec", {}).setdefault("language", "python")
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    for cell in nb.cells:
-        grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and (grading.get("solution") or grading.get("grade")):
-            cell.outputs, cell.execution_count = [], None
-    answers = [line.strip() for c in nb.cells for block in SOLUTION.findall(c.source)
-               for line in block.splitlines() if len(line.strip()) > 25]
-    nb, _ = ClearSolutions().preprocess(nb, {})
-    nb, _ = ClearHiddenTests().preprocess(nb, {})
-    handed_out = "\n".join(c.source for c in nb.cells)
-    telling = [line for line in answers if line not in handed_out]
-    for cell in nb.cells:  # a cell that prints the library's version of an answer (show_source)
-        if cell.cell_type == "code" and any(line in _text(cell.outputs) for line in telling):
-            cell.outputs = []
+    nb = clear_exercises(nb)
     for cell in nb.cells[1:]:
         if cell.cell_type == "markdown":
             cell.source = rewrite_links(cell.source, "notebooks", links)
     source = next(s for s in source_notebooks().values() if executed.stem.startswith(s.stem))
     title, _, rest = nb.cells[0].source.partition("\n")
-    if variant:
-        title += f" ({variant})"
-        rest = (f"*This page is the notebook as the main job ran it with {variant}; "
-                f"[its page]({source.stem}.ipynb) shows it with its default settings.*\n" + rest)
+    changed = ran_with(nb, source)
+    if changed:
+        other = f" [Its page]({source.stem}.ipynb) shows its default learning rate." if variant else ""
+        rest = (f"*This page is the notebook as a job ran it, with {changed}; its parameters cell below "
+                f"shows the defaults.{other}*\n" + rest)
+    title += f" ({variant})" if variant else ""
     nb.cells[0].source = rewrite_links("\n\n".join([title, badges(source.name), rest]), "notebooks", links)
     return nb
 
@@ -206,6 +245,7 @@ def build(executed_dir, site_dir=None) -> Path:
                                 f"{problems}. Fix the page it names (a notebook's markdown, README.md or docs/) "
                                 f"and build again: python -m cifar_helpers site {executed_dir}.")
     shutil.rmtree(staging)  # kept only when the build fails, to read
+    shutil.rmtree(site_dir.parent / "jupyter_execute", ignore_errors=True)  # myst-nb's copies of the pages
     return site_dir / "index.html"
 
 

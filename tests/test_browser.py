@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -126,34 +127,44 @@ def _kernel_state(url: str, token: str, name: str) -> str | None:
 
 
 def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> tuple[float, float]:
-    """Open a notebook, Run All from the Run menu, wait until it has run, save. Done is either the
-    page's view (a cell was seen queued or running, and none is now) or the server's (its kernel,
-    once busy, idle for 3 s): the page draws only the cells in view, so a long notebook can hide
-    its running cell from it. Returns the seconds from opening to an idle kernel, and from the
-    click to the end."""
+    """Open a notebook, Run All from the Run menu, wait until it has run, save. Done is the page's
+    view (every cell numbered, or a cell seen queued or running and none now) or the server's (its
+    kernel, once busy, idle for 3 s): the page may not draw every cell. A Run All that has not
+    started 30 s after its click (a run of the suite once waited 600 s on one that never began) is
+    clicked again, twice at most. Returns the seconds from opening to an idle kernel, and from the
+    (last) click to the end."""
     opened = time.monotonic()
     page.goto(f"{url}/lab/tree/{name}?reset&token={token}")  # reset: only this notebook open
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     ready = time.monotonic() - opened
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
-    started = time.monotonic()
-    seen_running = kernel_busy = False
-    idle_since = None
-    while time.monotonic() - started < timeout_s:
-        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
-        running = any("*" in p for p in prompts)
-        seen_running |= running
-        state = _kernel_state(url, token, name)
-        kernel_busy |= state == "busy"
-        idle_since = (idle_since or time.monotonic()) if kernel_busy and state == "idle" else None
-        if (seen_running and not running) or (idle_since and time.monotonic() - idle_since >= 3 and not running):
+    for _ in range(3):
+        page.click("li.lm-MenuBar-item:has-text('Run')")
+        page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+        started = time.monotonic()
+        seen_running = kernel_busy = False
+        idle_since = None
+        while time.monotonic() - started < timeout_s:
+            prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent)")
+            running = any("*" in p for p in prompts)
+            numbered = bool(prompts) and all(any(ch.isdigit() for ch in p) for p in prompts)
+            seen_running |= running
+            state = _kernel_state(url, token, name)
+            kernel_busy |= state == "busy"
+            idle_since = (idle_since or time.monotonic()) if kernel_busy and state == "idle" else None
+            if not running and (numbered or seen_running or (idle_since and time.monotonic() - idle_since >= 3)):
+                break
+            if not (seen_running or kernel_busy or numbered) and time.monotonic() - started > 30:
+                break  # not started: click again
+            time.sleep(0.25)
+        if seen_running or kernel_busy or numbered:
             break
-        time.sleep(0.25)
-    else:
-        pytest.fail(f"{name}: Run All did not finish within {timeout_s:.0f} s (cells queued or running in view: "
-                    f"{seen_running and running}; its kernel {_kernel_state(url, token, name)})")
+    if time.monotonic() - started >= timeout_s or not (seen_running or kernel_busy or numbered):
+        shot = Path(tempfile.gettempdir()) / f"run-all-{name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        pytest.fail(f"{name}: Run All did not finish within {timeout_s:.0f} s, or did not start after three "
+                    f"clicks (cells queued or running in view: {seen_running and running}; its kernel "
+                    f"{_kernel_state(url, token, name)}); the page as it was: {shot}")
     took = time.monotonic() - started
     page.click("li.lm-MenuBar-item:has-text('File')")
     page.click("li.lm-Menu-item[data-command='docmanager:save']")

@@ -119,3 +119,18 @@ def test_in_colab_the_cell_installs_the_helpers_and_the_notebook_runs_to_its_fir
     assert len(shipped) > 0 and text.rstrip().endswith(str(content / "cifar-notebooks"))
     installed = json.loads(_run(python, "-m", "pip", "list", "--path", own_site, "--format", "json"))
     assert [p["name"] for p in installed] == ["cifar-helpers"]  # Colab's torch, pandas... left as they are
+
+
+def test_the_runtime_dependencies_are_what_colab_already_has():
+    """The Colab cell installs the helpers with their dependencies: each must be one a Colab runtime
+    has preinstalled, or pip would change Colab's own (its ipywidgets is an older one, pinned for
+    its widgets: ipywidgets is the course's, not the runtime's)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    preinstalled = {"torch", "torchvision", "numpy", "matplotlib", "seaborn", "pandas", "tqdm", "filelock", "tomli"}
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!;\[ ]", d, maxsplit=1)[0].lower() for d in dependencies}
+    assert names <= preinstalled, names - preinstalled

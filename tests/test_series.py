@@ -96,3 +96,18 @@ def test_sweep_plot_labels_each_model_with_its_own_epochs_and_marks_the_choice()
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert sorted(labels) == ["lenet5, 10 epochs", "lenet5: chosen on validation", "lenet5: range test suggests 0.0023",
                               "own-network, 3 epochs", "own-network: chosen on validation"]
+
+
+def test_the_main_job_ends_with_the_site_of_what_it_executed(tmp_path, monkeypatch, capsys):
+    """The job builds the site from its own folder of executed notebooks and says where it is and
+    how to serve it (the build itself: tests/test_site.py)."""
+    from cifar_helpers import site
+
+    built = []
+    monkeypatch.setattr(series, "run_steps", lambda steps, out_dir, records_dir: None)
+    monkeypatch.setattr(site, "build", lambda folder: built.append(folder) or folder / "site" / "index.html")
+    out = series.run_series(str(tmp_path / "job"), quick=True, reuse=True)
+    assert built == [out]
+    printed = capsys.readouterr().out
+    assert f"Website of the executed series: {out / 'site' / 'index.html'}" in printed
+    assert f"python3 -m http.server 8000 --directory {out / 'site'}" in printed

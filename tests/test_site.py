@@ -28,7 +28,7 @@ def normalized(text: str) -> str:
 
 def test_every_notebook_and_guide_has_a_page(built_site):
     names = {p.name for p in pages(built_site)}
-    expected = {"index.html", "search.html", *(f"{p.stem}.html" for p in STUDENT),
+    expected = {"index.html", "search.html", "02_lenet5_1e-2.html", *(f"{p.stem}.html" for p in STUDENT),
                 *(f"{p.stem}.html" for p in site.DOCS_DIR.glob("*.md"))}
     assert expected <= names, expected - names
 
@@ -73,10 +73,45 @@ def test_no_page_gives_an_answer_away(built_site):
     for page in (built_site.parent / f"{p.stem}.html" for p in STUDENT):
         text = soup(page).get_text()  # the teachers' guide may name the markers; a notebook page may not
         assert "SOLUTION" not in text and "HIDDEN TESTS" not in text and "Model answer" not in text, page.name
-        for cell in soup(page).select("div.cell"):
-            code = cell.select_one("div.cell_input")
-            if code is not None and "raise NotImplementedError()" in code.get_text():
-                assert cell.select_one("div.cell_output") is None, f"{page.name}: an exercise cell shows its output"
+    for student in STUDENT:  # the test cells ran on the solutions: what they print stays off the page
+        tests = {normalized(c.source) for c in nbformat.read(student, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+        cells = soup(built_site.parent / f"{student.stem}.html").select("div.cell")
+        checked = [c for c in cells if c.select_one("div.cell_input pre")
+                   and normalized(c.select_one("div.cell_input pre").get_text()) in tests]
+        assert len(checked) == len(tests), student.stem
+        assert all(c.select_one("div.cell_output") is None for c in checked), f"{student.stem}: a test cell's output"
+
+
+def test_outputs_that_would_give_an_answer_away_are_cleared():
+    """Beyond nbgrader's clearing: a later cell that runs the student's function, and one that
+    prints the library's version of the answer, lose their outputs; other outputs stay."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    answer = ("def double(x):\n    ### BEGIN SOLUTION\n    return x + x  # adding the value to itself once\n"
+              "    ### END SOLUTION")
+    shown = nbformat.v4.new_output("stream", text="    return x + x  # adding the value to itself once\n")
+    nb.cells = [nbformat.v4.new_code_cell(answer, metadata={"nbgrader": {"solution": True, "grade": False,
+                                                                         "grade_id": "ex", "locked": False}}),
+                nbformat.v4.new_code_cell("print(double(21))", outputs=[nbformat.v4.new_output("stream", text="42\n")]),
+                nbformat.v4.new_code_cell("show_source(Library)", outputs=[shown]),
+                nbformat.v4.new_code_cell("print(6 * 7)", outputs=[nbformat.v4.new_output("stream", text="42\n")])]
+    cleared = site.clear_exercises(nb)
+    assert "raise NotImplementedError()" in cleared.cells[0].source and "x + x" not in cleared.cells[0].source
+    assert [len(c.outputs) for c in cleared.cells] == [0, 0, 0, 1]
+
+
+def test_a_page_names_the_parameters_its_run_changed(built_site):
+    """The injected-parameters cell is left out (it names the machine's folders), so the page says
+    which settings differ from the defaults its parameters cell shows; a run at the original's
+    other rate has its own page, titled so."""
+    series = normalized(soup(built_site.parent / "02_lenet5.html").get_text())
+    assert "as a job ran it, with " in series and "epochs = 1," in series and "lr = 0.003," in series
+    other = soup(built_site.parent / "02_lenet5_1e-2.html")
+    assert "(lr 1e-2)" in other.select_one("h1").get_text()
+    assert "lr = 0.01" in normalized(other.get_text())
+    assert other.select_one('a[href="02_lenet5.html"]') is not None
+    assert "injected-parameters" not in (built_site.parent / "02_lenet5.html").read_text()
 
 
 def test_no_traceback_and_every_image_is_there_with_its_alternative_text(built_site):
