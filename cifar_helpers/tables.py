@@ -43,8 +43,9 @@ def _seeds(group: pd.DataFrame) -> str:
 def results_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, lr, epochs, subset) over the complete runs of `runs` (from load_runs):
     the original's figure, ours under the original's protocol, ours on the test set at the last
-    epoch (no epoch is picked by its test accuracy), mean ± std over seeds (listed by number)."""
-    done = runs[runs["status"] == "complete"].copy()
+    epoch (no epoch is picked by its test accuracy), mean ± std over seeds (listed by number). Only
+    the original's networks: a folder may also hold notebook 05's runs (the quick profile's does)."""
+    done = runs[(runs["status"] == "complete") & runs["model"].isin(NETWORKS)].copy()
     done["subset"] = done["subset"].fillna(0).astype(int)
     rows = []
     for (model, lr, epochs, subset), group in done.groupby(["model", "lr", "epochs", "subset"]):

@@ -7,11 +7,11 @@ from cifar_helpers.tables import results_table
 
 
 def test_table_rows_aggregate_complete_runs_and_name_their_seeds():
-    runs = pd.DataFrame({
-        "model": ["own-network"] * 3, "lr": [1e-2] * 3, "epochs": [20] * 3, "subset": [None] * 3,
-        "status": ["complete", "complete", "interrupted"], "seed": [3, 4, 0],
-        "train_eval_acc": [70.0, 66.0, 10.0], "test_acc": [60.0, 58.0, 10.0],
-        "collapsed": [False, False, True], "wall_s": [600.0, 660.0, 60.0], "device": ["cpu"] * 3})
+    runs = pd.DataFrame({  # and a run of notebook 05's network, which the quick profile's folder holds
+        "model": ["own-network"] * 3 + ["whitened-net-small"], "lr": [1e-2] * 4, "epochs": [20] * 4,
+        "subset": [None] * 4, "status": ["complete", "complete", "interrupted", "complete"], "seed": [3, 4, 0, 0],
+        "train_eval_acc": [70.0, 66.0, 10.0, None], "test_acc": [60.0, 58.0, 10.0, 90.0],
+        "collapsed": [False, False, True, False], "wall_s": [600.0, 660.0, 60.0, 60.0], "device": ["cpu"] * 4})
     (row,) = results_table(runs).to_dict("records")
     assert row["Network"] == "Own Network" and row["Original README (%)"] == "67.88"
     assert row["lr"] == "1e-2"
