@@ -21,3 +21,6 @@ html_theme_options = {
 html_show_sourcelink = False
 html_copy_source = False
 html_static_path = ["_static"]
+# The header lists the notebooks and guides; an empty "Section Navigation" column would only narrow
+# the page.
+html_sidebars = {"**": []}
