@@ -118,7 +118,7 @@ def load_or_run(config: TrainConfig, data: CIFAR10, *, rerun: bool = False, devi
     None, with a message, when none is shipped and rerun is False."""
     path = result_path(config, folder)
     if path.is_file() and not rerun:
-        print(f"Loading the range test in {path} (rerun it with rerun_lr_range = True).")
+        print(f"Loading the range test in {paths.shown(path)} (rerun it with rerun_lr_range = True).")
         return load(path)
     if not rerun:
         print(f"No range test of {config.model} with {config.optimizer} at batch {config.batch_size} in {path.parent}; "

@@ -11,3 +11,10 @@ def project_path(path) -> Path:
     """An absolute path as given; a relative one is taken from the repository root."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else REPO / path
+
+
+def shown(path) -> Path:
+    """A path as a page or a log shows it: from the repository root when inside it, so that no
+    machine's home folder appears on a published page."""
+    path = Path(path)
+    return path.relative_to(REPO) if path.is_absolute() and path.is_relative_to(REPO) else path

@@ -21,6 +21,8 @@ from .paths import REPO, project_path
 
 DOCS_DIR = REPO / "docs"
 SOLUTION = re.compile(r"BEGIN SOLUTION(.*?)END SOLUTION", re.S)
+LEFT_OUT = ("(This output is left out of the website: it would give away an exercise's answer. "
+            "Run the notebook to see it.)\n")
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
 # The badges' images as the site serves them (docs/_static): a page reads offline, without them.
 BADGE_IMAGES = {"https://colab.research.google.com/assets/colab-badge.svg": "_static/colab-badge.svg",
@@ -114,12 +116,22 @@ def _defined(source: str) -> set[str]:
     return names | {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
 
 
+def _used(source: str) -> set[str]:
+    """The names a cell reads (not those it imports under another name)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(re.findall(r"\w+", source))
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
 def clear_exercises(nb):
     """The student version of an executed notebook's exercises, cleared by the nbgrader
     preprocessors that generate_assignment uses for them (solutions, hidden tests), and no output
     that gives an answer away: not the exercise and test cells' own, not one that prints a line of
     a solution (a cell showing the library's version), not one of a later cell that uses a name a
     solution defines."""
+    import nbformat
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
     answers, defined = [], set()
@@ -131,15 +143,15 @@ def clear_exercises(nb):
             answers += [line.strip() for block in SOLUTION.findall(cell.source)
                         for line in block.splitlines() if len(line.strip()) > 25]
             defined |= _defined(cell.source) if cell.cell_type == "code" else set()
-        elif cell.cell_type == "code" and not grading and any(re.search(rf"\b{n}\b", cell.source) for n in defined):
-            cell.outputs = []
+        elif cell.cell_type == "code" and not grading and defined & _used(cell.source):
+            cell.outputs = [nbformat.v4.new_output("stream", text=LEFT_OUT)]
     for preprocessor in (ClearSolutions(), ClearHiddenTests()):
         nb, _ = preprocessor.preprocess(nb, {})
     handed_out = "\n".join(c.source for c in nb.cells)
     telling = [line for line in answers if line not in handed_out]
     for cell in nb.cells:
         if cell.cell_type == "code" and any(line in _text(cell.outputs) for line in telling):
-            cell.outputs = []
+            cell.outputs = [nbformat.v4.new_output("stream", text=LEFT_OUT)]
     return nb
 
 
@@ -154,14 +166,16 @@ def ran_with(nb, source: Path) -> str:
     return ", ".join(f"{k} = {v!r}" for k, v in injected.items() if not PATHS.search(k) and defaults.get(k) != v)
 
 
-def student_page(executed: Path, links: dict[str, str], variant: str | None = None):
+def student_page(executed: Path, links: dict[str, str], variants: dict[str, str]):
     """An executed notebook as its site page: the student version of its exercises
     (clear_exercises), papermill's injected parameters replaced by a note of those that differ
-    from the defaults (a `variant` such as "lr 1e-2" is named in the title too), markdown links
-    rewritten, the Colab badges under the title."""
+    from the defaults, markdown links rewritten, the Colab badges under the title. `variants`
+    names the pages of the same notebook at another rate ({page: "lr 1e-2"}): a variant's title
+    says its rate, and each links the others."""
     import nbformat
 
     from .colab import badges
+    from .records import format_lr
 
     nb = nbformat.read(executed, as_version=4)
     nb.metadata.setdefault("kernelspec", {}).setdefault("language", "python")
@@ -172,13 +186,20 @@ def student_page(executed: Path, links: dict[str, str], variant: str | None = No
             cell.source = rewrite_links(cell.source, "notebooks", links)
     source = next(s for s in source_notebooks().values() if executed.stem.startswith(s.stem))
     title, _, rest = nb.cells[0].source.partition("\n")
+    notes, variant = [], variants.get(executed.stem)
     changed = ran_with(nb, source)
     if changed:
-        other = f" [Its page]({source.stem}.ipynb) shows its default learning rate." if variant else ""
-        rest = (f"*This page is the notebook as a job ran it, with {changed}; its parameters cell below "
-                f"shows the defaults.{other}*\n" + rest)
-    title += f" ({variant})" if variant else ""
-    nb.cells[0].source = rewrite_links("\n\n".join([title, badges(source.name), rest]), "notebooks", links)
+        notes.append(f"This page is the notebook as a job ran it, with {changed}; its parameters cell below "
+                     "shows the defaults.")
+    if variant:
+        title += f" ({variant})"
+        default_lr = format_lr(default_parameters(source)["lr"])
+        notes.append(f"[The notebook's own page]({source.stem}.ipynb) shows it at its default rate, lr {default_lr}.")
+    elif variants:
+        notes.append("The same notebook at the original's other rate: "
+                     + ", ".join(f"[{label}]({page}.ipynb)" for page, label in variants.items()) + ".")
+    note = f"*{' '.join(notes)}*\n" if notes else ""
+    nb.cells[0].source = rewrite_links("\n\n".join([title, badges(source.name), note + rest]), "notebooks", links)
     return nb
 
 
@@ -198,12 +219,13 @@ def stage(executed_dir: Path, staging: Path) -> list[str]:
                                 "(python3 tasks.py run), then build its site.")
     links = {"README.md": "index.md", **{f"docs/{p.name}": p.name for p in DOCS_DIR.glob("*.md")},
              **{f"notebooks/{stem}.ipynb": f"{stem}.ipynb" for page, stem in named.values() if page == stem}}
+    variants = {stem: {} for _, stem in named.values()}
     for path, (page, stem) in named.items():
-        variant = None
         if page != stem:
             lr = nbformat.read(path, as_version=4).metadata["papermill"]["parameters"]["lr"]
-            variant = f"lr {format_lr(lr)}"
-        nbformat.write(student_page(path, links, variant), staging / f"{page}.ipynb")
+            variants[stem][page] = f"lr {format_lr(lr)}"
+    for path, (page, stem) in named.items():
+        nbformat.write(student_page(path, links, variants[stem]), staging / f"{page}.ipynb")
     guides = sorted(DOCS_DIR.glob("*.md"))
     for page in guides:
         (staging / page.name).write_text(rewrite_links(page.read_text(), "docs", links))
@@ -216,8 +238,8 @@ def stage(executed_dir: Path, staging: Path) -> list[str]:
     pages = sorted(page for page, _ in named.values())
     series = [p for p in pages if p in source_notebooks()]
     index = rewrite_links(readme, "", links) + toctree("The series", series)
-    index += toctree("Reruns at the original's other rate", sorted(set(pages) - set(series)))
     index += toctree("Guides", [p.stem for p in guides])
+    index += toctree("Reruns at the original's other rate", sorted(set(pages) - set(series)))
     (staging / "index.md").write_text(index)
     return pages
 

@@ -277,7 +277,7 @@ def generated_blocks() -> dict[str, str]:
                          for v in shown[column]]
     texts["ablation-table"] = f"{markdown(shown)}\n\n{ablation_findings(ablation)}"
     texts["badges"] = (f"{colab.badges('01_dataset_tour.ipynb')} · [the website]({colab.website()}): every "
-                       "notebook executed, with its figures")
+                       f"notebook executed, with its figures · [the repository]({colab.repository()})")
     return {name: f"<!-- {name}: generated -->\n{text}\n<!-- /{name} -->" for name, text in texts.items()}
 
 

@@ -29,7 +29,7 @@ from .errors import DivergenceError
 from .evaluate import tta_logits
 from .models import WhitenedNet, apply_batchnorm, build_model, canonical_model, count_parameters
 from .optim import Lookahead, build_optimizer, build_schedule
-from .paths import REPO, RESULTS_DIR, project_path
+from .paths import RESULTS_DIR, project_path, shown
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 WHITENING_IMAGES = 5000  # training images whose 2x2 patches set a WhitenedNet's first layer
@@ -436,7 +436,6 @@ def fit_or_load(config: TrainConfig, data: CIFAR10 | None = None, *, folders=(RE
     if reuse:
         found = find_run(folders, config)
         if found is not None:
-            shown = found.relative_to(REPO) if found.is_relative_to(REPO) else found  # a page shows no home folder
-            print(f"Loading the finished run {shown} instead of training (set reuse=False to retrain).")
+            print(f"Loading the finished run {shown(found)} instead of training (set reuse=False to retrain).")
             return load_run(found)
     return fit(config, data, device=device, runs_dir=runs_dir, progress=progress)
