@@ -127,7 +127,8 @@ def test_no_traceback_and_every_image_is_there_with_its_alternative_text(built_s
             source, alt = image.get("src", ""), image.get("alt", "").strip()
             assert not source.startswith(("http:", "https:", "//")), f"{page.name}: {source} needs the network"
             assert (page.parent / source.split("#")[0]).is_file(), f"{page.name}: {source} is missing"
-            assert alt and not re.search(r"\.(png|svg|jpe?g)$|^_images/", alt), f"{page.name}: {source} has no alt text"
+            assert len(alt.split()) >= 2 and not re.search(r"\.(png|svg|jpe?g)$|^_images/", alt), (
+                f"{page.name}: {source} has no alt text that describes it: {alt!r}")
 
 
 def test_math_is_there_to_typeset_without_a_network(built_site):
