@@ -126,6 +126,16 @@ def _kernel_state(url: str, token: str, name: str) -> str | None:
     return kernels[0]["execution_state"] if kernels else None
 
 
+def _dismiss_dialogs(page) -> list[str]:
+    """Close a modal JupyterLab dialog that would take the next click (a run of the suite once had
+    one intercept the Run menu), returning its text so that a failure can name it."""
+    texts = page.eval_on_selector_all(".jp-Dialog", "els => els.map(e => e.innerText.slice(0, 300))")
+    for _ in texts:
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(300)
+    return texts
+
+
 def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> tuple[float, float]:
     """Open a notebook, Run All from the Run menu, wait until it has run, save. Done is the page's
     view (every cell numbered, or a cell seen queued or running and none now) or the server's (its
@@ -138,7 +148,9 @@ def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> t
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     ready = time.monotonic() - opened
+    dialogs = []
     for _ in range(3):
+        dialogs += _dismiss_dialogs(page)
         page.click("li.lm-MenuBar-item:has-text('Run')")
         page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
         started = time.monotonic()
@@ -164,8 +176,11 @@ def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> t
         page.screenshot(path=str(shot), full_page=True)
         pytest.fail(f"{name}: Run All did not finish within {timeout_s:.0f} s, or did not start after three "
                     f"clicks (cells queued or running in view: {seen_running and running}; its kernel "
-                    f"{_kernel_state(url, token, name)}); the page as it was: {shot}")
+                    f"{_kernel_state(url, token, name)}; dialogs closed: {dialogs}); the page as it was: {shot}")
     took = time.monotonic() - started
+    dialogs += _dismiss_dialogs(page)
+    if dialogs:
+        print(f"{name}: JupyterLab showed a dialog, closed with Escape: {dialogs}")
     page.click("li.lm-MenuBar-item:has-text('File')")
     page.click("li.lm-Menu-item[data-command='docmanager:save']")
     page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
