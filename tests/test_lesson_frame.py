@@ -79,3 +79,86 @@ def test_run_all_time_is_the_measured_one(notebook):
     assert said and int(said.group(1)) == round(seconds), (said and said.group(0), seconds)
     machine = timing["machine"]
     assert f"{machine['device_name']} with {machine['isa']}" in top.split("<details>")[0].replace("\n", " ")
+
+
+
+def test_typed_times_and_costs_come_from_the_committed_files():
+    """The training times at the notebooks' tops, and notebooks 01, 04 and 05's measured costs,
+    recomputed from the records and benchmark files they cite: a rerun that changes them fails here
+    until the prose follows (the machine each names is checked on the records)."""
+    import json
+    import statistics
+
+    def read(name):
+        return " ".join("\n".join(markdown(REPO / "notebooks" / name)).split())
+
+    def record(run):
+        return json.loads((REPO / "results" / run / "record.json").read_text())
+
+    def seconds(run):
+        return sum(h["seconds"] for h in record(run)["history"])
+
+    def machines(runs):
+        return {(r["environment"]["cpu_capability"], r["config"]["precision"], r["environment"]["torch_threads"])
+                for r in map(record, runs)}
+
+    nb02 = read("02_lenet5.ipynb")
+    lenets = [f"{m}_lr1e-3_e40_s{s}" for s in (0, 1, 2) for m in ("lenet5", "lenet5-original")]
+    a, b = seconds(lenets[0]), seconds(lenets[1])
+    others = [seconds(run) for run in lenets[2:]]
+    assert machines(lenets) == {("AVX2", "fp32", 1)}
+    assert f"took about {round((a + b) / 60)} minutes on an AMD EPYC with AVX2 (fp32, one thread a run)" in nb02
+    assert f"record.json` ({a:,.0f} s)" in nb02
+    assert f"record.json` ({b:,.0f} s), on an AMD EPYC with AVX2" in nb02
+    assert f"between {min(others):,.0f} and {max(others):,.0f} s" in nb02
+
+    nb03 = read("03_own_network.ipynb")
+    own = "own-network_lr1e-3_e40_s0"
+    epochs = [h["seconds"] for h in record(own)["history"]]
+    late = statistics.mean(epochs[10:])
+    assert machines([own]) == {("AVX2", "fp32", 1)}
+    assert f"took about {sum(epochs) / 3600:.1f} hours on an AMD EPYC with AVX2 (fp32, one thread)" in nb03
+    assert f"{sum(epochs):,.0f} s, on an AMD EPYC with AVX2 in fp32" in nb03
+    assert f"({min(epochs[:10]):.0f} to {max(epochs[:10]):.0f} s each), the other thirty about {late:.0f} s" in nb03
+    assert f"nearer {40 * late / 3600:.1f} hours" in nb03
+
+    nb05 = read("05_fast_training.ipynb")
+    small, full = ([f"recipe/{m}_lr1.5e0_e10_s{s}" for s in range(3)] for m in ("whitened-net-small", "whitened-net"))
+    assert machines(small + full) == {("AVX512", "bf16", 2)}
+    small, full = [seconds(run) for run in small], [seconds(run) for run in full]
+    assert (f"took about {round(statistics.median(small) / 60)} minutes for `whitened-net-small` and "
+            f"{round(min(full) / 60)} to {round(max(full) / 60)} minutes for `whitened-net` on the same machine, "
+            "in bf16") in nb05
+    assert f"{min(small):.0f} to {max(small):.0f} s for the three seeds" in nb05
+    assert f"{min(full):,.0f} to {max(full):,.0f} s for those of `whitened-net`" in nb05
+    curve = [h["test_acc"] for h in record("recipe/whitened-net_lr1.5e0_e10_s0")["history"]]
+    assert "the shipped full-width run's rises every epoch" in nb05 and all(x < y for x, y in zip(curve, curve[1:]))
+
+    costs = json.loads((REPO / "benchmarks" / "results" / "time_to_accuracy.json").read_text())["contestants"]
+    own_cost, full_cost, small_cost = (costs[k] for k in ("own-network, the original's recipe",
+                                                          "whitened-net, notebook 05's recipe",
+                                                          "whitened-net-small, notebook 05's recipe"))
+    share = round(100 * small_cost["macs_per_image"] / full_cost["macs_per_image"])
+    assert f"(32/128/128, {share}% of the compute" in nb05
+    own_tflops, full_tflops = (f"{c['training_tflops']:.0f}" for c in (own_cost, full_cost))
+    assert f"10 epochs cost {full_tflops} TFLOPs and end at 94%, the own network's 40 cost {own_tflops} TFLOPs" in nb05
+    assert f"({own_tflops} against {full_tflops} TFLOPs)" in nb05
+    to77 = [c["to_accuracy"]["77"] for c in (own_cost, small_cost, full_cost)]
+    sooner = sorted(round(to77[0]["seconds"] / c["seconds"]) for c in to77[1:])
+    assert (f"comes only {sooner[0]} to {sooner[1]} times sooner (the small width after {to77[1]['epochs']} "
+            f"epochs, the full one after {to77[2]['epochs']})") in nb05
+
+    nb04 = read("04_comparison.ipynb")
+    swept = [p.parent.relative_to(REPO / "results")
+             for p in (REPO / "results" / "sweep").glob("own-network_*/record.json")]
+    assert machines(swept) == {("AVX512", "bf16", 1)}
+    median = statistics.median(h["seconds"] for run in swept for h in record(run)["history"])
+    assert f"The hour is 40 times the {median:.0f} s an epoch" in nb04
+
+    nb01 = read("01_dataset_tour.ipynb")
+    speed = json.loads((REPO / "benchmarks" / "results" / "amd-epyc.json").read_text())
+    assert (speed["precision"], speed["torch_threads"], speed["batch_size"]) == ("fp32", 2, 1024)
+    assert "AVX2, fp32, 2 threads, batch 1024" in nb01
+    assert f"epochs of {speed['images_per_epoch_timed']:,} images" in nb01
+    lenet, own_speed = (speed["models"][m]["speedup_vs_reference"] for m in ("lenet5", "own-network"))
+    assert f"LeNet5 trains {lenet:.2f} times faster" in nb01 and f"per image), {own_speed:.2f} times" in nb01
