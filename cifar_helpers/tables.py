@@ -105,17 +105,27 @@ def ablation_table(recipe_dir=recipe.RUNS_DIR, ablation_dir=recipe.ABLATION_DIR)
     return pd.DataFrame(rows, columns=["run", "seed", "test_acc"])
 
 
-def ablation_summary(table: pd.DataFrame) -> pd.DataFrame:
+def ablation_rows() -> list[str]:
+    """The ablation's rows: the full recipe, then one per ingredient switched off."""
+    return ["full recipe", "without test-time augmentation"] + [f"without {name}" for name in recipe.INGREDIENTS]
+
+
+def ablation_summary(table: pd.DataFrame, rows: list[str] | None = None) -> pd.DataFrame:
     """Each row of the ablation (ablation_table) against the full recipe: its seeds' mean, standard
     deviation and count, the difference of the means, and what a reader may claim from it. A
     difference counts only when every seed of one row lies below every seed of the other; with
-    fewer than three seeds on either side there is no spread to judge it by."""
+    fewer than three seeds on either side there is no spread to judge it by. A row of `rows`
+    (ablation_rows) without a run yet is listed as such, so that a missing row is seen as missing."""
     stats = table.groupby("run")["test_acc"].agg(["mean", "std", "count", "min", "max"])
+    stats = stats.reindex(list(stats.index) + [r for r in (rows or ablation_rows()) if r not in stats.index])
+    stats["count"] = stats["count"].fillna(0).astype(int)
     full = stats.loc["full recipe"]
 
     def verdict(row) -> str:
         if row.name == "full recipe":
             return ""
+        if row["count"] == 0:
+            return "not run yet"
         if min(row["count"], full["count"]) < 3:
             return "too few seeds to judge"
         if row["max"] < full["min"] or row["min"] > full["max"]:
@@ -136,6 +146,9 @@ def ablation_findings(summary: pd.DataFrame) -> str:
         if len(rows):
             named = "; ".join(f"{run} ({difference:+.2f} points)" for run, difference in rows["difference"].items())
             lines.append(f"{claim[0].upper()}{claim[1:]}: {named}.")
+    pending = summary.index[summary["claim"] == "not run yet"]
+    if len(pending):
+        lines.append(f"Not run yet: {'; '.join(pending)}.")
     return "\n".join(lines)
 
 
@@ -273,7 +286,7 @@ def generated_blocks() -> dict[str, str]:
     texts = {name: markdown(table) for name, table in tables.items()}
     shown = ablation.reset_index()
     for column in ("test accuracy (%)", "sd", "difference"):
-        shown[column] = [f"{v:+.2f}" if column == "difference" else f"{v:.2f}" if pd.notna(v) else "-"
+        shown[column] = ["-" if pd.isna(v) else f"{v:+.2f}" if column == "difference" else f"{v:.2f}"
                          for v in shown[column]]
     texts["ablation-table"] = f"{markdown(shown)}\n\n{ablation_findings(ablation)}"
     texts["badges"] = (f"{colab.badges('01_dataset_tour.ipynb')} · [the website]({colab.website()}): every "

@@ -140,6 +140,7 @@ def test_the_ablation_table_reads_each_run_as_the_ingredient_it_lacks(tmp_path):
     _complete(tmp_path / "recipe", "b", recipe.RECIPE.replace(precision="bf16"), 93.0, 94.0)  # the other width
     _complete(tmp_path / "ablation", "c", recipe.without("label smoothing").replace(seed=1), 88.0, 89.5)
     _complete(tmp_path / "ablation", "d", recipe.without("flip"), 80.0, 81.0)
+    _complete(tmp_path / "ablation", "e", recipe.CPU_RECIPE.replace(augment=False), 79.0, 80.0)  # two changes: no row
     table = tables.ablation_table(tmp_path / "recipe", tmp_path / "ablation")
     assert sorted(map(tuple, table.values.tolist())) == [
         ("full recipe", 0, 91.0), ("without flip", 0, 81.0), ("without label smoothing", 1, 89.5),
@@ -158,7 +159,8 @@ def test_the_recipe_command_names_its_runs(monkeypatch):
     assert reproduce.recipe_main(["--ablation", "--seeds", "0"]) == 0
     configs, runs_dir, kw = calls.pop()
     assert runs_dir == "results/recipe-ablation" and len(configs) == len(recipe.INGREDIENTS)
-    assert kw["names"][2] == "without-label-smoothing_s0" and configs[2] == recipe.without("label smoothing")
+    i = kw["names"].index("without-label-smoothing_s0")
+    assert configs[i] == recipe.without("label smoothing")
     assert reproduce.recipe_main(["--ablation", "--seeds", "1", "2", "--ingredients", "warm-up", "decay"]) == 0
     configs, runs_dir, kw = calls.pop()
     assert kw["names"] == ["without-warm-up_s1", "without-decay_s1", "without-warm-up_s2", "without-decay_s2"]
@@ -217,13 +219,19 @@ def test_the_ablation_claims_only_differences_beyond_the_seeds_spread():
     rows += [("without a", s, a) for s, a in enumerate([90.0, 91.8, 90.2])]   # every seed below: a finding
     rows += [("without b", s, a) for s, a in enumerate([91.0, 92.0, 90.5])]   # one seed in range: none
     rows += [("without c", 0, 85.0), ("without c", 1, 85.5)]                  # two seeds: not judged
-    summary = tables.ablation_summary(pd.DataFrame(rows, columns=["run", "seed", "test_acc"]))
+    named = ["full recipe", "without a", "without b", "without c", "without d"]  # d: no run yet
+    summary = tables.ablation_summary(pd.DataFrame(rows, columns=["run", "seed", "test_acc"]), named)
     assert summary.loc["without a", "claim"] == "beyond the seeds' spread"
     assert summary.loc["without b", "claim"] == "within the seeds' spread"
     assert summary.loc["without c", "claim"] == "too few seeds to judge"
+    assert summary.loc["without d", "claim"] == "not run yet" and summary.loc["without d", "seeds"] == 0
     assert summary.loc["without a", "difference"] == pytest.approx(-1.37, abs=0.01)
     assert list(summary.index[:2]) == ["without c", "without a"]  # lowest first
     findings = tables.ablation_findings(summary).splitlines()
     assert findings == ["Beyond the seeds' spread: without a (-1.37 points).",
                         "Within the seeds' spread: without b (-0.87 points).",
-                        "Too few seeds to judge: without c (-6.78 points)."]
+                        "Too few seeds to judge: without c (-6.78 points).",
+                        "Not run yet: without d."]
+    shipped = tables.ablation_summary(tables.ablation_table())  # every ingredient has its row, run or not
+    assert set(shipped.index) == set(tables.ablation_rows())
+    assert len(tables.ablation_rows()) == len(recipe.INGREDIENTS) + 2

@@ -85,8 +85,11 @@ def test_prose_times_come_from_the_records_and_name_their_machine():
     late = statistics.mean(h["seconds"] for h in own["history"][10:])
     assert machine(own) == ("AVX2", "fp32") and "AMD EPYC with AVX2 in fp32" in training
     assert f"({late:.0f} s on average over epochs 11-40" in training
-    hours, minutes_1e2 = 40 * late / 3600, round(20 * late / 60, -1)
-    assert f"so {hours:.1f} hours at lr 1e-3 and {minutes_1e2:.0f} minutes at lr 1e-2" in training
+    assert f"so {40 * late / 3600:.1f} hours at lr 1e-3;" in training
+    at_1e2 = records("own-network_lr1e-2_e20_s[34]")
+    assert {machine(r) for r in at_1e2} == {("AVX2", "fp32")}
+    shorter, longer = sorted(float(minutes(r)) for r in at_1e2)
+    assert f"at lr 1e-2 (20 epochs) took {shorter:.0f} and {longer:.0f} minutes" in training
     original = records("lenet5-original_lr1e-3_e40_s*")
     assert {machine(r) for r in original} == {("AVX2", "fp32")}
     a, b, c = map(minutes, original)
