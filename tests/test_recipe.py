@@ -235,3 +235,32 @@ def test_the_ablation_claims_only_differences_beyond_the_seeds_spread():
     shipped = tables.ablation_summary(tables.ablation_table())  # every ingredient has its row, run or not
     assert set(shipped.index) == set(tables.ablation_rows())
     assert len(tables.ablation_rows()) == len(recipe.INGREDIENTS) + 2
+
+
+def test_what_the_fast_training_page_reads_in_the_ablation_is_in_its_records():
+    # docs/fast-training.md, "What the CPU width says": each phrase names rows of the committed ablation.
+    import json
+
+    from cifar_helpers.paths import project_path
+
+    page = " ".join(project_path("docs/fast-training.md").read_text().split())
+    summary = tables.ablation_summary(tables.ablation_table())
+    cost = -summary["difference"]
+    beyond = summary["claim"] == "beyond the seeds' spread"
+    assert (summary["seeds"] == 3).all(), "the paragraph reads a complete ablation: rerun or reword it"
+    assert "the decay matters most (a rate held at its peak to the end costs about 3 points)" in page
+    assert cost.idxmax() == "without decay" and round(cost["without decay"]) == 3
+    said = {"about a point each": ["weight decay", "test-time augmentation",
+                                   "BatchNorm momentum, eps and fixed scales"],
+            "about half a point": ["lookahead", "flip"], "about a third": ["64x BatchNorm bias rate"]}
+    for phrase, size in zip(said, (1.0, 0.5, 1 / 3)):
+        assert phrase in page
+        for ingredient in said[phrase]:
+            assert beyond[f"without {ingredient}"] and abs(cost[f"without {ingredient}"] - size) < 0.25 * size + 0.05
+    assert "Nesterov momentum, label smoothing and the translations make no difference the seeds can tell" in page
+    assert not beyond[["without Nesterov momentum", "without label smoothing", "without translate"]].any()
+    cells = json.loads(project_path("notebooks/05_fast_training.ipynb").read_text())["cells"]
+    notebook = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
+    for text in (page, notebook):
+        assert "the recipe does better without our warm-up, on every seed" in text
+    assert beyond["without warm-up"] and cost["without warm-up"] < 0
