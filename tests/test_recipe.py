@@ -276,3 +276,4 @@ def test_what_the_fast_training_page_reads_in_the_ablation_is_in_its_records():
     assert recipe.CPU_RECIPE.warmup_start == 0 and recipe.PUBLISHED["warmup_start"] == 0.2
     assert "Our warm-up starts near 0, the published one at 0.2 of the peak" in page
     assert f"decays over all the steps instead of the last {1 - recipe.CPU_RECIPE.warmup:.0%}" in page
+    assert f"a decay spread over all the steps instead of the last {1 - recipe.CPU_RECIPE.warmup:.0%}" in notebook
