@@ -15,7 +15,12 @@ NOTEBOOKS = REPO / "notebooks"
 
 def encrypted_kernel_manager():
     """A kernel manager class that gives each kernel its own CurveZMQ keys: the kernel's messages
-    are encrypted, so it has no reason to warn, on every notebook, that they are not."""
+    are encrypted, so it has no reason to warn, on every notebook, that they are not.
+
+    It also shuts a kernel down without interrupting it first. jupyter_client sends SIGINT before
+    every shutdown request; a kernel still inside a message handler then logs "[IPKernelApp] ERROR
+    | KeyboardInterrupt caught in kernel." into the job's output, after a notebook that succeeded.
+    Papermill shuts a kernel down only once every cell has run, so there is nothing to interrupt."""
     import zmq
     from jupyter_client import AsyncKernelManager
 
@@ -23,6 +28,10 @@ def encrypted_kernel_manager():
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.curve_publickey, self.curve_secretkey = zmq.curve_keypair()
+
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
 
     return EncryptedKernelManager
 

@@ -18,6 +18,9 @@ def test_device_check_runs_on_the_cpu(cifar, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ok"] and set(summary["steps"]) == {"series", "benchmark"}
     assert (out / "series" / "01_dataset_tour.ipynb").is_file()
+    printed = (out / "series.log").read_text()  # the main job's output, notebooks 01 and 04
+    assert "[2/2] 04_comparison.ipynb done" in printed
+    assert [line for line in printed.splitlines() if "ERROR" in line] == []
     (bench,) = (out / "benchmark").glob("*.json")
     speed = json.loads(bench.read_text())["models"]["lenet5"]
     assert speed["speedup_vs_reference"] > 0 and speed["compute_over_fast"] > 0

@@ -54,6 +54,32 @@ def test_failing_notebook_stops_the_job_and_keeps_its_copy(tmp_path, monkeypatch
     assert "without encryption" not in printed.out + printed.err
 
 
+def test_the_job_shuts_a_kernel_down_without_interrupting_it():
+    """jupyter_client sends SIGINT before every shutdown, and a kernel still inside a message handler
+    then logs "ERROR | KeyboardInterrupt caught in kernel." after a notebook that succeeded. The
+    job's kernels are shut down without it; an interrupt asked for still reaches them."""
+    import asyncio
+    import signal
+
+    manager = runner.encrypted_kernel_manager()(kernel_name="python3")
+    sent = []
+
+    async def start_interrupt_and_shut_down():
+        await manager.start_kernel()
+        send = manager.provisioner.send_signal
+
+        async def record(signum):
+            sent.append(signum)
+            await send(signum)
+
+        manager.provisioner.send_signal = record
+        await manager.interrupt_kernel()
+        await manager.shutdown_kernel()
+
+    asyncio.run(start_interrupt_and_shut_down())
+    assert sent.count(signal.SIGINT) == 1 and sent[0] == signal.SIGINT
+
+
 def test_no_data_and_no_network_stops_the_job_once_before_any_notebook(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("cifar_helpers.data.REPO_DATA", tmp_path / "data")
     monkeypatch.delenv("CIFAR10_ROOT", raising=False)
