@@ -27,6 +27,7 @@ from .data import CIFAR10, load_cifar10
 from .device import environment, resolve_device, resolve_precision
 from .errors import DivergenceError
 from .evaluate import tta_logits
+from .live import LiveCurve
 from .models import WhitenedNet, apply_batchnorm, build_model, canonical_model, count_parameters
 from .optim import Lookahead, build_optimizer, build_schedule
 from .paths import RESULTS_DIR, project_path, shown
@@ -252,8 +253,9 @@ def _epochs(run: Training, progress: bool) -> None:
     """The remaining epochs, each saved as it ends; Ctrl-C keeps the last saved one."""
     config, record = run.config, run.record
     start = saved = len(record["history"])
-    bar = progress_bar(progress, total=(config.epochs - start) * len(run.setup.batches["train"]),
-                       desc=f"{config.model} lr={records.format_lr(config.lr)}")
+    desc = f"{config.model} lr={records.format_lr(config.lr)}"
+    bar = progress_bar(progress, total=(config.epochs - start) * len(run.setup.batches["train"]), desc=desc)
+    curve = LiveCurve(desc, config.epochs, history=record["history"]) if bar is not None else None
     try:
         for epoch in range(start + 1, config.epochs + 1):
             row = _epoch(run, epoch, bar)
@@ -262,6 +264,7 @@ def _epochs(run: Training, progress: bool) -> None:
             saved = epoch
             if bar is not None:
                 bar.set_postfix(epoch=epoch, loss=f"{row['train_loss']:.3f}", test_acc=f"{row['test_acc']:.1f}")
+                curve.add(row)
     except KeyboardInterrupt:
         del record["history"][saved:]  # keep only what the checkpoint can resume from
         records.refresh_summary(record, "interrupted")
@@ -273,6 +276,7 @@ def _epochs(run: Training, progress: bool) -> None:
     finally:
         if bar is not None:
             bar.close()
+            curve.close()
 
 
 def _epoch(run: Training, epoch: int, bar) -> dict:
