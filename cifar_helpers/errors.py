@@ -19,3 +19,7 @@ class DivergenceError(CifarHelpersError, FloatingPointError):
 
 class RunsFolderError(CifarHelpersError, OSError):
     """The runs folder cannot be written, or a record to resume is missing."""
+
+
+class PhotoError(CifarHelpersError, OSError):
+    """A photo to classify is missing or is not an image."""

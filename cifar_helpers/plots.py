@@ -189,6 +189,32 @@ def per_class_bars(accuracy):
     return fig
 
 
+def photo_predictions(photo, seen: torch.Tensor, probabilities: dict, classes):
+    """A photo (a PIL image, or None), the 32x32 version the networks see (uint8, (3, 32, 32)),
+    and each network's ten class probabilities ({name: tensor of 10}) as bars side by side."""
+    names = list(probabilities)
+    fig, axes = plt.subplots(1, 2 + len(names), figsize=(3.2 * (2 + len(names)), 3.4),
+                             gridspec_kw={"width_ratios": [1.2, 1.2] + [1.4] * len(names)}, layout="constrained")
+    if photo is not None:
+        axes[0].imshow(photo)
+    axes[0].set_axis_off()
+    axes[0].set_title("your photo" if photo is not None else "", fontsize=9)
+    axes[1].imshow(seen.permute(1, 2, 0).numpy(), interpolation="nearest")
+    axes[1].set_axis_off()
+    axes[1].set_title("what the networks see: 32 × 32", fontsize=9)
+    for ax, name in zip(axes[2:], names):
+        p = 100 * probabilities[name].float()
+        best = int(p.argmax())
+        ax.barh(range(len(classes)), p.tolist(), color=["tab:orange" if k == best else "tab:blue"
+                                                        for k in range(len(classes))])
+        ax.set_yticks(range(len(classes)), classes if ax is axes[2] else [""] * len(classes), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("probability (%)", fontsize=8)
+        ax.set_title(f"{name}: {classes[best]} ({p[best]:.0f}%)", fontsize=9)
+    return fig
+
+
 def confusion_heatmap(counts: torch.Tensor, classes):
     """Confusion matrix: rows are true classes, columns predictions."""
     fig, ax = plt.subplots(figsize=(7.5, 6))
@@ -343,7 +369,10 @@ def ablation(table):
     order = table.groupby("run")["test_acc"].mean().sort_values().index
     sns.pointplot(table, y="run", x="test_acc", order=order, ax=ax, color="tab:blue", errorbar="sd",
                   linestyle="none", markers="D", capsize=0.3)
+    outside = np.random.get_state()  # seaborn jitters with NumPy's global generator: the same dots every time
+    np.random.seed(0)
     sns.stripplot(table, y="run", x="test_acc", order=order, ax=ax, color="black", size=3, jitter=0.15)
+    np.random.set_state(outside)
     full = table[table["run"] == "full recipe"]["test_acc"]
     if len(full):
         ax.axvline(full.mean(), color="grey", ls="--", label=f"full recipe {full.mean():.2f}%")
@@ -376,6 +405,33 @@ def feature_maps(panels: dict):
         ax.set_title(f"{name}\n{shape}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def kernel_editor(grey: torch.Tensor, kernel):
+    """Notebook 02's convolution demo to play with (ipywidgets): a 3x3 grid of the kernel's numbers,
+    and the feature map of the grey image (H, W), redrawn whenever a number changes."""
+    import ipywidgets
+    from IPython.display import display
+    from torch.nn import functional as F
+
+    boxes = [ipywidgets.FloatText(value=float(v), step=0.5, layout=ipywidgets.Layout(width="5em"),
+                                  description=f"row {r + 1}, column {c + 1}", style={"description_width": "0px"})
+             for r, row in enumerate(kernel) for c, v in enumerate(row)]
+    drawn = ipywidgets.Output()
+
+    def redraw(_=None):
+        weights = torch.tensor([b.value for b in boxes]).view(1, 1, 3, 3)
+        fig = feature_maps({"grey": grey, "feature map": F.conv2d(grey.view(1, 1, *grey.shape), weights)[0, 0]})
+        with drawn:
+            drawn.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    for box in boxes:
+        box.observe(redraw, names="value")
+    redraw()
+    grid = ipywidgets.GridBox(boxes, layout=ipywidgets.Layout(grid_template_columns="repeat(3, 6em)"))
+    return ipywidgets.HBox([grid, drawn])
 
 
 def layer_shapes(model: torch.nn.Module, input_shape=(1, 3, 32, 32)) -> list[tuple[str, str, tuple]]:

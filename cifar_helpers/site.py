@@ -1,6 +1,7 @@
 """The website of the series: the notebooks a job has just executed, as a student sees them, with
 the README as the front page and docs/ as the other pages, built by Sphinx with myst-nb from the
-executed copies (nothing runs again: the site shows what the job produced and the tests checked).
+executed copies (nothing runs again: the site shows what the job produced and the tests checked),
+and the page where a reader tries the shipped networks (try_page.py).
 
 A student reads the site, so each notebook page is the student version: nbgrader's solutions and
 hidden tests cleared, as `generate_assignment` clears them, and the outputs of the exercise and test
@@ -16,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import try_page
+from .data import load_cifar10
 from .errors import CifarHelpersError
 from .paths import REPO, project_path
 
@@ -155,7 +158,7 @@ def clear_exercises(nb):
     return nb
 
 
-PATHS = re.compile(r"_dirs?$")  # parameters that name folders of the machine that ran the notebook
+PATHS = re.compile(r"_dirs?$|^photo$")  # parameters that name places on the machine that ran the notebook
 
 
 def ran_with(nb, source: Path) -> str:
@@ -231,6 +234,7 @@ def stage(executed_dir: Path, staging: Path) -> list[str]:
         (staging / page.name).write_text(rewrite_links(page.read_text(), "docs", links))
     shutil.copyfile(DOCS_DIR / "conf.py", staging / "conf.py")
     shutil.copytree(DOCS_DIR / "_static", staging / "_static")
+    try_page.build(staging / "_static" / "try", load_cifar10())
     shutil.copytree(REPO / "asset", staging / "asset")
     readme = (REPO / "README.md").read_text()
     # The sidebar lists the guides in the order the README's links name them.

@@ -12,6 +12,7 @@ Without one the test is skipped, unless CIFAR_REQUIRE_BROWSER=1 (set by .ci/run)
 failure.
 """
 
+import base64
 import contextlib
 import functools
 import http.server
@@ -32,6 +33,7 @@ import papermill
 import pytest
 
 from cifar_helpers.paths import REPO
+from conftest import write_photo
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +70,7 @@ def _prepare(lab: Path, tmp: Path) -> dict[str, dict]:
         if notebook.name[:2] in ("02", "03", "05"):
             parameters["runs_dir"] = out["runs_dir"]
         plans[notebook.name] = parameters
-    plans[TRAINING] = dict(out, subset=500, test_subset=500, epochs=1, reuse=False, original_variant=False,
+    plans[TRAINING] = dict(out, subset=500, test_subset=500, epochs=3, reuse=False, original_variant=False,
                            figures_dir=str(tmp / "asset-training"))
     for name, parameters in plans.items():
         source = REPO / "notebooks" / (NOTEBOOKS[1].name if name == TRAINING else name)
@@ -136,13 +138,13 @@ def _dismiss_dialogs(page) -> list[str]:
     return texts
 
 
-def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> tuple[float, float]:
+def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600, watch=None) -> tuple[float, float]:
     """Open a notebook, Run All from the Run menu, wait until it has run, save. Done is the page's
     view (every cell numbered, or a cell seen queued or running and none now) or the server's (its
     kernel, once busy, idle for 3 s): the page may not draw every cell. A Run All that has not
     started 30 s after its click (a run of the suite once waited 600 s on one that never began) is
-    clicked again, twice at most. Returns the seconds from opening to an idle kernel, and from the
-    (last) click to the end."""
+    clicked again, twice at most. `watch(page)`, if given, looks at the page while it runs. Returns
+    the seconds from opening to an idle kernel, and from the (last) click to the end."""
     opened = time.monotonic()
     page.goto(f"{url}/lab/tree/{name}?reset&token={token}")  # reset: only this notebook open
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
@@ -161,6 +163,8 @@ def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> t
             running = any("*" in p for p in prompts)
             numbered = bool(prompts) and all(any(ch.isdigit() for ch in p) for p in prompts)
             seen_running |= running
+            if watch is not None:
+                watch(page)
             state = _kernel_state(url, token, name)
             kernel_busy |= state == "busy"
             idle_since = (idle_since or time.monotonic()) if kernel_busy and state == "idle" else None
@@ -187,6 +191,23 @@ def _run_all(page, url: str, name: str, token: str, timeout_s: float = 600) -> t
     return ready, took
 
 
+class _LiveCurveWatch:
+    """What the training cell of 02 shows while it runs: each version of its figure (the learning
+    curve redrawn after every epoch), and the most figures it held at once."""
+
+    SCRIPT = ("() => [...document.querySelectorAll('.jp-CodeCell')].filter(c => (c.querySelector("
+              "'.jp-InputArea') || {}).textContent?.includes('run = fit_or_load(')).flatMap(c => "
+              "[...c.querySelectorAll('.jp-OutputArea-output img')].map(i => i.src.length + ':' + i.src.slice(-60)))")
+
+    def __init__(self):
+        self.drawn, self.most_at_once = set(), 0
+
+    def look(self, page) -> None:
+        images = page.evaluate(self.SCRIPT)
+        self.drawn |= set(images)
+        self.most_at_once = max(self.most_at_once, len(images))
+
+
 def _shut_down_kernels(url: str, token: str) -> None:
     """Each notebook's kernel holds CIFAR-10 in memory: end them before the next notebook."""
     headers = {"Authorization": f"token {token}"}
@@ -202,13 +223,14 @@ def test_run_all_in_jupyterlab(jupyterlab):
 
     chromium = _chromium()
     lab, tmp = jupyterlab["lab"], jupyterlab["tmp"]
-    timings = {}
+    timings, curve = {}, _LiveCurveWatch()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         for name in jupyterlab["plans"]:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             before = {p.name for p in (tmp / "runs").glob("*")} if (tmp / "runs").exists() else set()
-            timings[name] = _run_all(page, jupyterlab["url"], name, jupyterlab["token"])
+            timings[name] = _run_all(page, jupyterlab["url"], name, jupyterlab["token"],
+                                     watch=curve.look if name == TRAINING else None)
             images = page.locator(".jp-OutputArea-output img").count()
             widgets = page.locator(".jp-OutputArea-output .widget-hprogress").count()
             shown = page.locator(".jp-OutputArea-output .widget-hprogress, .jp-OutputArea-output img").first
@@ -234,6 +256,10 @@ def test_run_all_in_jupyterlab(jupyterlab):
                 assert len(after - before) == 1, "the small 02 run should train one run"
                 assert widgets >= 1, "the training progress bar did not render as a widget"
                 assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+                # The learning curve grew in place: one figure in the training cell, redrawn epoch by epoch.
+                assert curve.most_at_once == 1 and len(curve.drawn) >= 2, (curve.most_at_once, len(curve.drawn))
+                trained = next(c for c in code if c.source.startswith("run = fit_or_load("))
+                assert sum("image/png" in o.get("data", {}) for o in trained.outputs) == 1
             else:
                 assert after == before, f"{name} trained instead of loading the shipped run"
                 loads = {"02": 2, "03": 1, "05": 1}.get(name[:2], 0)
@@ -323,4 +349,104 @@ def test_the_website_in_the_browser(built_site):
         page.wait_for_selector("#search-results li", timeout=30_000)
         found = page.eval_on_selector_all("#search-results li a", "els => els.map(a => a.getAttribute('href'))")
         assert any(href.startswith("02_lenet5") for href in found), found
+        browser.close()
+
+
+PROBABILITY_TOLERANCE = 1e-4  # ONNX Runtime Web against PyTorch, for the same 32x32 pixels
+
+
+def _expected(networks, pixels, data) -> dict[str, list[float]]:
+    from cifar_helpers.shipped import class_probabilities
+
+    return {run.config.model: class_probabilities(run, pixels[None], data)[0].tolist() for run in networks.values()}
+
+
+def _page_results(page) -> dict[str, tuple[str, list[float]]]:
+    shown = page.eval_on_selector_all(".try-network", "els => els.map(e => [e.dataset.network, e.dataset.top, "
+                                                     "JSON.parse(e.dataset.probabilities)])")
+    return {model: (top, probabilities) for model, top, probabilities in shown}
+
+
+def _seen(page):
+    import torch
+
+    rgb = json.loads(page.get_attribute("#try", "data-seen"))
+    return torch.tensor(rgb, dtype=torch.uint8).view(32, 32, 3).permute(2, 0, 1)
+
+
+def test_the_try_page_classifies_like_pytorch(built_site, cifar, tmp_path):
+    """The website's try page in Chromium, served as a reader serves it: the three networks load;
+    from then on the page works offline. A picked test image is classified by each network with
+    PyTorch's probabilities; a photo dropped in is cut and shrunk as notebook 03's cell does it
+    (within a level of rounding) and classified alike; the feature maps follow the chosen network;
+    axe-core finds no serious or critical violation once everything is drawn."""
+    import torch
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from cifar_helpers.photos import as_the_networks_see_it, open_photo, sample_photo
+    from cifar_helpers.shipped import load_networks
+
+    chromium, axe = _chromium(), _axe()
+    networks = load_networks()
+    manifest = json.loads((built_site.parent / "_static" / "try" / "manifest.json").read_text())
+    picked = manifest["images"][13]
+    photo = tmp_path / "grace-hopper.png"  # a PNG: Chromium and PIL decode the same pixels
+    Image.open(sample_photo()).save(photo)
+    photo_seen = as_the_networks_see_it(open_photo(photo))
+    with _served(built_site.parent) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1300, "height": 900})
+        page = context.new_page()
+        page.goto(f"{url}/try.html")
+        page.wait_for_selector("#try[data-ready='true']", timeout=120_000)
+        page.wait_for_function("() => [...document.querySelectorAll('.try-pick img')].every(i => i.complete "
+                               "&& i.naturalWidth > 0)")
+        assert page.locator(".try-pick").count() == len(manifest["images"]) == 40
+        context.set_offline(True)
+
+        page.click(f".try-pick[data-index='{picked['index']}']")
+        page.wait_for_function("source => document.getElementById('try').dataset.source === source",
+                               arg=f"test-{picked['index']}")
+        image = cifar.test_images[picked["index"]]
+        assert torch.equal(_seen(page), image)
+        shown, expected = _page_results(page), _expected(networks, image, cifar)
+        assert set(shown) == set(expected) == {"lenet5", "own-network", "whitened-net"}
+        for model, probabilities in expected.items():
+            top, on_page = shown[model]
+            assert top == cifar.classes[probabilities.index(max(probabilities))], model
+            assert max(abs(a - b) for a, b in zip(on_page, probabilities)) < PROBABILITY_TOLERANCE, model
+
+        page.set_input_files("#try-photo", str(photo))
+        page.wait_for_function("() => (document.getElementById('try').dataset.source || '').startsWith('photo:')")
+        seen = _seen(page)
+        assert (seen.int() - photo_seen.int()).abs().max() <= 1, "the page shrinks a photo as notebook 03 does"
+        shown, expected = _page_results(page), _expected(networks, seen, cifar)
+        for model, probabilities in expected.items():
+            top, on_page = shown[model]
+            assert top == cifar.classes[probabilities.index(max(probabilities))], model
+            assert max(abs(a - b) for a, b in zip(on_page, probabilities)) < PROBABILITY_TOLERANCE, model
+        assert "Classified your photo grace-hopper.png" in page.inner_text("#try-status")
+
+        # Dropped on the page: a test image blown up 3x, which shrinks back to its own pixels.
+        dropped = cifar.test_images[picked["index"] + 1]
+        big = write_photo(dropped, tmp_path / "dropped.png").read_bytes()
+        transfer = page.evaluate_handle(
+            "b64 => { const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)); const t = new DataTransfer(); "
+            "t.items.add(new File([bytes], 'dropped.png', {type: 'image/png'})); return t; }",
+            base64.b64encode(big).decode())
+        page.dispatch_event("#try-drop", "drop", {"dataTransfer": transfer})
+        page.wait_for_function("() => document.getElementById('try').dataset.source === 'photo:dropped.png'")
+        assert torch.equal(_seen(page), dropped)
+        shown, expected = _page_results(page), _expected(networks, dropped, cifar)
+        assert {m: top for m, (top, _) in shown.items()} == {
+            m: cifar.classes[p.index(max(p))] for m, p in expected.items()}
+
+        assert page.locator("#try-maps canvas").count() == 6  # LeNet5's conv1, shown first
+        page.check("#try-layer-own-network")
+        page.wait_for_function("() => document.querySelectorAll('#try-maps canvas').length === 16")
+        page.add_script_tag(path=str(axe))
+        violations = page.evaluate("async () => (await axe.run()).violations.filter(v => ['serious', "
+                                   "'critical'].includes(v.impact)).map(v => v.id + ': ' + v.nodes.length)")
+        assert violations == [], violations
         browser.close()

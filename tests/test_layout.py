@@ -10,11 +10,15 @@ PACKAGE = REPO / "cifar_helpers"
 # Lowest first. A module may import (at the top or inside a function) only from earlier layers.
 LAYERS = [
     ["errors", "paths", "batches", "show", "notebook_outputs"],   # no import of the package
-    ["validate", "command", "models", "data", "colab"],            # checks, exit codes, networks, data, badges
+    ["validate", "command", "models", "data", "colab", "photos", "live"],  # checks, exit codes, networks, data,
+    # badges, a reader's photo, the live learning curve
     ["device", "records", "flags", "config", "evaluate"],          # where, run folders, the configuration
     ["original", "recipe", "optim"],                               # named configurations, the optimizer
     ["training"],                                                  # fit and its loop
-    ["lr_range", "plots", "runner", "classroom", "exercises", "site"],  # on training / notebooks; autograders; the site
+    ["shipped"],                                                   # the shipped networks a reader tries
+    ["lr_range", "plots", "runner", "classroom", "exercises", "try_page"],  # on training / notebooks; autograders;
+    # the try page's networks and images
+    ["site"],                                                      # the website
     ["reproduce", "series", "sweep"],                              # jobs: they write records
     ["tables"],                                                    # reports: they read records
     ["cli", "__init__"],                                           # entry points

@@ -10,7 +10,7 @@ import nbformat
 import papermill
 import pytest
 
-from conftest import NOTEBOOKS, small_parameters
+from conftest import NOTEBOOKS, PHOTO, small_parameters
 
 from cifar_helpers.notebook_outputs import problems
 from cifar_helpers.paths import REPO
@@ -132,3 +132,19 @@ def test_strip_outputs_and_the_git_filter_keep_only_what_nbval_checks(tmp_path):
                             capture_output=True, text=True).stdout
     assert problems(nbformat.reads(staged, as_version=4)) == []
     assert problems(nbformat.read(path, as_version=4))  # the working file keeps its outputs
+
+
+def test_notebook_03_classifies_the_photo_its_parameters_name(executed_series, cifar):
+    """Under papermill, `-p photo PATH` (here a test image blown up 3x): the cell prints each shipped
+    network's answer for that file, PyTorch's, and draws one figure; the upload button follows."""
+    from cifar_helpers.shipped import class_probabilities, load_networks
+
+    cells = nbformat.read(executed_series / "03_own_network.ipynb", as_version=4).cells
+    index = next(i for i, c in enumerate(cells) if c.source.startswith("from cifar_helpers.photos import"))
+    outputs = cells[index].outputs
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    for name, run in load_networks().items():
+        p = class_probabilities(run, cifar.test_images[PHOTO][None], cifar)[0]
+        assert f"{name}: {cifar.classes[int(p.argmax())]} ({100 * p.max():.0f}%)" in printed
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 1
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cells[index + 1].outputs)
