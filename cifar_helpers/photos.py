@@ -1,11 +1,13 @@
 """A photo of the reader's own as the networks see it: the largest centred square, shrunk to
 32x32 pixels by averaging the pixels each new one covers (PIL's box filter). The website's try page
-does the same in the browser (docs/_static/try.js), so a photo gets one answer on both."""
+does the same in the browser (docs/_static/try.js), so a photo gets the same 32x32 pixels on both
+(where the browser and PIL decode the file alike: PNG, and most JPEGs to within a level)."""
 
 from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import torch
 
@@ -45,17 +47,28 @@ def open_photo(source):
     else:
         path = project_path(source)
         if not path.is_file():
-            raise PhotoError(f"There is no photo at {shown(path)}. Give the path of an image file (JPEG or PNG), "
-                             "absolute or from the repository root, e.g. photo = \"notebooks/my_cat.jpg\" after "
-                             "copying your photo beside the notebook; or upload one with the button below.")
+            beside = Path.cwd() / source
+            hint = (f" There is one at {beside}, beside this notebook: paths are taken from the repository root, "
+                    f"so write photo = \"{shown(beside.resolve()).as_posix()}\"." if beside.is_file() else "")
+            raise PhotoError(f"There is no photo at {shown(path)} (from the repository root).{hint} Give the path "
+                             "of an image file (JPEG or PNG), absolute or from the repository root, e.g. photo = "
+                             "\"notebooks/my_cat.jpg\" after copying your photo beside the notebook; or upload one "
+                             "with the button below.")
         opened, name = path, shown(path)
     try:
         with Image.open(opened) as image:
             image.load()
-            return ImageOps.exif_transpose(image).convert("RGB")  # upright, as a browser shows it
+            upright = ImageOps.exif_transpose(image).convert("RGBA")  # as a browser shows it
+            return Image.alpha_composite(Image.new("RGBA", upright.size, "white"), upright).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PhotoError(f"{name} could not be read as an image ({exc}). Use a JPEG or PNG photo; a file "
-                         "saved by a phone or a browser usually is one.") from None
+        raise PhotoError(f"{name} could not be read as an image ({exc}). Use a JPEG or PNG photo (an iPhone's "
+                         "HEIC photo: export or share it as JPEG first).") from None
+
+
+def uploaded_files(value) -> list[bytes]:
+    """The files' bytes in a FileUpload's value: a tuple of files (ipywidgets 8) or a dict by file
+    name (ipywidgets 7, Colab's)."""
+    return [bytes(f["content"]) for f in (value.values() if isinstance(value, dict) else value)]
 
 
 def upload_button(show):
@@ -71,9 +84,9 @@ def upload_button(show):
     def chosen(change):
         with shown_here:
             shown_here.clear_output(wait=True)
-            for upload in change["new"]:
+            for content in uploaded_files(change["new"]):
                 try:
-                    fig = show(open_photo(upload["content"]))
+                    fig = show(open_photo(content))
                 except PhotoError as exc:
                     print(exc)
                     continue

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
 import torch
 
+from .live import plot_epochs, style_axes
 from .paths import REPO, RESULTS_DIR, project_path
 from .records import format_lr
 
@@ -147,31 +147,15 @@ def class_pairs(images: torch.Tensor, labels: torch.Tensor, classes, pairs, per_
 
 def learning_curves(runs, title: str | None = None):
     """Loss and accuracy per epoch. One run: train vs test (and the original's training-set
-    accuracy, eval mode). Several runs: their test curves overlaid."""
+    accuracy, eval mode). Several runs: their test curves overlaid. The curve fit draws while it
+    trains is the same one, growing (live.LiveCurve)."""
     runs = runs if isinstance(runs, (list, tuple)) else [runs]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for run in runs:
-        h = run.history
         label = "" if len(runs) == 1 else f"{run.config.model} lr={format_lr(run.config.lr)} "
-        if len(runs) == 1:
-            smoothed = ", smoothed targets" if run.config.label_smoothing else ""
-            loss_ax.plot(h.epoch, h.train_loss, ".-", label=f"train (running, during the epoch{smoothed})")
-            acc_ax.plot(h.epoch, h.train_acc, ".-", label="train (running, during the epoch)")
-            if "train_eval_acc" in h:
-                acc_ax.plot(h.epoch, h.train_eval_acc, ".--", label="train set, eval mode (the original's 'Accuracy')")
-            if "val_acc" in h:
-                acc_ax.plot(h.epoch, h.val_acc, ".-", label="validation (held out of training)")
-        loss_ax.plot(h.epoch, h.test_loss, ".-", label=f"{label}test")
-        acc_ax.plot(h.epoch, h.test_acc, ".-", label=f"{label}test")
-        if "test_tta_acc" in h:
-            last = h.dropna(subset="test_tta_acc")
-            acc_ax.plot(last.epoch, last.test_tta_acc, "*", ms=10, label=f"{label}test, test-time augmentation")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    for ax in (loss_ax, acc_ax):
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        plot_epochs(loss_ax, acc_ax, run.history, label, single=len(runs) == 1,
+                    smoothed=bool(run.config.label_smoothing))
+    style_axes(loss_ax, acc_ax)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -26,6 +26,9 @@ DOCS_DIR = REPO / "docs"
 SOLUTION = re.compile(r"BEGIN SOLUTION(.*?)END SOLUTION", re.S)
 LEFT_OUT = ("(This output is left out of the website: it would give away an exercise's answer. "
             "Run the notebook to see it.)\n")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+STILL = ("(A widget is here in JupyterLab, a progress bar or a control to use; a static page cannot run it. "
+         "Run the notebook to see it.)\n")
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
 # The badges' images as the site serves them (docs/_static): a page reads offline, without them.
 BADGE_IMAGES = {"https://colab.research.google.com/assets/colab-badge.svg": "_static/colab-badge.svg",
@@ -158,6 +161,18 @@ def clear_exercises(nb):
     return nb
 
 
+def without_widgets(nb) -> None:
+    """Widget outputs (a progress bar, a slider, an upload button) as a note, and no widget state:
+    myst-nb would load the widgets' JavaScript from a CDN for a page that cannot run them."""
+    import nbformat
+
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and any(WIDGET in o.get("data", {}) for o in cell.outputs):
+            kept = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
+            cell.outputs = kept + [nbformat.v4.new_output("stream", text=STILL)]
+
+
 PATHS = re.compile(r"_dirs?$|^photo$")  # parameters that name places on the machine that ran the notebook
 
 
@@ -184,6 +199,7 @@ def student_page(executed: Path, links: dict[str, str], variants: dict[str, str]
     nb.metadata.setdefault("kernelspec", {}).setdefault("language", "python")
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nb = clear_exercises(nb)
+    without_widgets(nb)
     for cell in nb.cells[1:]:
         if cell.cell_type == "markdown":
             cell.source = rewrite_links(cell.source, "notebooks", links)

@@ -255,7 +255,8 @@ def _epochs(run: Training, progress: bool) -> None:
     start = saved = len(record["history"])
     desc = f"{config.model} lr={records.format_lr(config.lr)}"
     bar = progress_bar(progress, total=(config.epochs - start) * len(run.setup.batches["train"]), desc=desc)
-    curve = LiveCurve(desc, config.epochs, history=record["history"]) if bar is not None else None
+    curve = (LiveCurve(desc, config.epochs, history=record["history"], smoothed=bool(config.label_smoothing))
+             if bar is not None else None)
     try:
         for epoch in range(start + 1, config.epochs + 1):
             row = _epoch(run, epoch, bar)

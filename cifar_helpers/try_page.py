@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from .data import CIFAR10
-from .errors import CifarHelpersError
 from .paths import REPO, shown
 from .shipped import NETWORKS, load_networks, normalization
 
@@ -72,23 +71,36 @@ def save_png(image: torch.Tensor, path: Path) -> None:
     Image.fromarray(image.permute(1, 2, 0).contiguous().numpy(), "RGB").save(path, optimize=True)
 
 
+def _installed(package: Path) -> bool:
+    """ONNX Runtime Web of RUNTIME_PACKAGE's version, with every file the page needs."""
+    try:
+        version = json.loads((package / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return False
+    files = all((package / "dist" / name).is_file() for name in RUNTIME_FILES)
+    return f"onnxruntime-web@{version}" == RUNTIME_PACKAGE and files
+
+
 def runtime() -> Path | None:
-    """The folder of ONNX Runtime Web's files, installed from npm into build/ the first time; None
-    where npm is missing (the page then says what to install)."""
-    dist = RUNTIME_DIR / "node_modules" / "onnxruntime-web" / "dist"
-    if all((dist / name).is_file() for name in RUNTIME_FILES):
-        return dist
+    """The folder of ONNX Runtime Web's files, installed from npm into build/ the first time. None
+    where npm is missing or fails: the site still builds, and its try page says what to install."""
+    package = RUNTIME_DIR / "node_modules" / "onnxruntime-web"
+    if _installed(package):
+        return package / "dist"
     npm = shutil.which("npm")
     if npm is None:
+        print(f"No npm here: the website's try page is built without {RUNTIME_PACKAGE} and says so. Install "
+              "Node.js with npm and build the site again to run the networks in the browser.", flush=True)
         return None
     print(f"Installing {RUNTIME_PACKAGE} from npm into {shown(RUNTIME_DIR)} (once) ...", flush=True)
     result = subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(RUNTIME_DIR),
                              RUNTIME_PACKAGE], capture_output=True, text=True)
-    if result.returncode != 0 or not all((dist / name).is_file() for name in RUNTIME_FILES):
-        raise CifarHelpersError(f"npm could not install {RUNTIME_PACKAGE} for the website's try page: "
-                                f"{(result.stderr or result.stdout).strip()[-600:]} Check that npm reaches its "
-                                f"registry (or copy the package into {shown(RUNTIME_DIR)}) and build again.")
-    return dist
+    if result.returncode != 0 or not _installed(package):
+        print(f"npm could not install {RUNTIME_PACKAGE} for the website's try page: "
+              f"{(result.stderr or result.stdout).strip()[-600:]} The site is built without it; check that npm "
+              f"reaches its registry (or copy the package into {shown(RUNTIME_DIR)}) and build again.", flush=True)
+        return None
+    return package / "dist"
 
 
 def build(folder: Path, data: CIFAR10) -> dict:
@@ -96,13 +108,12 @@ def build(folder: Path, data: CIFAR10) -> dict:
     the sample images, ONNX Runtime Web and manifest.json, which lists them with their sizes."""
     folder.mkdir(parents=True, exist_ok=True)
     networks = []
-    for (name, (_, layer)), run in zip(NETWORKS.items(), load_networks().values()):
-        file = f"{run.config.model}.onnx"
+    for name, run in load_networks().items():
+        layer, file = NETWORKS[name][1], f"{run.config.model}.onnx"
         export(run.model, layer, folder / file)
         mean, std = normalization(run, data)
         networks.append({"name": name, "file": file, "model": run.config.model, "mean": list(mean),
-                         "std": list(std), "layer": layer, "test_acc": run.record["final"]["test_acc"],
-                         "run": run.path.relative_to(REPO).as_posix()})
+                         "std": list(std), "layer": layer, "test_acc": run.record["final"]["test_acc"]})
     images = []
     for index in sample_images(data):
         file = f"test-{index}.png"

@@ -41,7 +41,7 @@ def test_in_jupyterlab_one_figure_is_redrawn_after_every_epoch(shown, monkeypatc
     assert [kind for kind, _ in shown] == ["display", "update", "update"]
     loss, accuracy = shown[-1][1].axes
     assert [len(line.get_xdata()) for line in loss.lines + accuracy.lines] == [3, 3, 3, 3]
-    assert [line.get_label() for line in accuracy.lines] == ["train", "test"]
+    assert [line.get_label() for line in accuracy.lines] == ["train (running, during the epoch)", "test"]
     assert "epoch 3 of 3" in shown[-1][1]._suptitle.get_text()
     assert len(shown[0][1].axes[0].lines[0].get_xdata()) == 1  # the first version had one epoch
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cifar_helpers import load_run, load_runs
+from cifar_helpers.device import cpu_has_fast_bf16
 from cifar_helpers.evaluate import predict
 from cifar_helpers.paths import REPO
 
@@ -34,15 +35,19 @@ def test_shipped_checkpoint_matches_its_record(cifar, checkpoint):
     # in the precision the run was measured in (bf16 on a CPU with native bf16), and with its
     # test-time augmentation where the record names one (the full width's six views cost more
     # than the rest of this file on 2 CPU cores: its one-view figure checks its weights, the small
-    # width checks the views)
-    mixed = torch.autocast("cpu", dtype=torch.bfloat16, enabled=run.config.precision == "bf16")
+    # width checks the views). A CPU without native bf16 (AVX2 only) emulates it, 20 minutes for
+    # this test here: there a bf16 run is checked in fp32, within bf16's rounding (measured on
+    # the AVX2 EPYC: 0.03 and 0.06 points below the records of the two recipe runs).
+    native = run.config.precision == "bf16" and cpu_has_fast_bf16()
+    tolerance = 0.15 if run.config.precision == "bf16" and not native else 0.05
+    mixed = torch.autocast("cpu", dtype=torch.bfloat16, enabled=native)
     for tta, key in ((0, "test_acc"), (run.config.tta, "test_tta_acc")):
         if key in run.record["final"] and not (tta and run.config.model == "whitened-net"):
             with mixed:
                 predicted, labels = predict(run.model, cifar, normalization=run.config.normalization,
                                             subset=run.config.test_subset, tta=tta)
             accuracy = 100.0 * (predicted == labels).float().mean().item()
-            assert accuracy == pytest.approx(run.record["final"][key], abs=0.05), key
+            assert accuracy == pytest.approx(run.record["final"][key], abs=tolerance), key
 
 
 PARITY_REPORTS = sorted((REPO / "benchmarks" / "results").glob("parity-*.json"))

@@ -6,7 +6,7 @@
   const base = document.currentScript.src.replace(/try\.js(\?.*)?$/, "try/");
   const root = document.getElementById("try");
   const status = document.getElementById("try-status");
-  const state = { manifest: null, sessions: [], shown: 0, last: null };
+  const state = { manifest: null, sessions: [], shown: 0, last: null, generation: 0 };
 
   function say(text) { status.textContent = text; }
   function megabytes(bytes) { return (bytes / 1e6).toFixed(1) + " MB"; }
@@ -28,8 +28,8 @@
       const to = Math.min(Math.trunc(center + support + 0.5), inSize);
       const weights = [];
       for (let x = from; x < to; x++) {
-        const t = (x - center + 0.5) / filterscale;
-        weights.push(t >= -0.5 && t < 0.5 ? 1 : 0);
+        const t = (x - center + 0.5) * (1 / filterscale);
+        weights.push(t > -0.5 && t <= 0.5 ? 1 : 0);  // Pillow's box_filter: a centre on the edge goes left
       }
       const total = weights.reduce((a, b) => a + b, 0) || 1;
       rows.push({ from, weights: weights.map((w) => Math.trunc(0.5 + (w / total) * (1 << 22))) });
@@ -62,6 +62,8 @@
     const side = Math.min(bitmap.width, bitmap.height);
     const canvas = element("canvas", { width: side, height: side });
     const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.fillStyle = "#ffffff";  // a transparent photo on white, as photos.open_photo puts it
+    context.fillRect(0, 0, side, side);
     context.drawImage(bitmap, -Math.floor((bitmap.width - side) / 2), -Math.floor((bitmap.height - side) / 2));
     const square = context.getImageData(0, 0, side, side).data;
     return resample(resample(square, side, side, SIZE, side, true), SIZE, side, SIZE, SIZE, false);
@@ -133,26 +135,38 @@
     }
   }
 
+  // Classify 32x32 RGBA pixels with every network, then draw it all at once; a newer call
+  // (another pick before this one is done) wins.
   async function classify(pixels, caption, source) {
-    state.last = pixels;
-    const seen = document.getElementById("try-seen");
-    const context = seen.getContext("2d");
-    const image = context.createImageData(SIZE, SIZE);
-    image.data.set(pixels);
-    context.putImageData(image, 0, 0);
-    document.getElementById("try-seen-caption").textContent = caption;
-    const results = document.getElementById("try-results");
-    const boxes = [];
+    const generation = ++state.generation;
     const manifest = state.manifest;
+    const outputs = [];
     for (let n = 0; n < manifest.networks.length; n++) {
-      const output = await state.sessions[n].run({ images: input(pixels, manifest.networks[n]) });
-      boxes.push(bars(manifest.networks[n], softmax(Array.from(output.logits.data))));
-      if (n === state.shown) drawMaps(manifest.networks[n], output.maps);
+      outputs.push(await state.sessions[n].run({ images: input(pixels, manifest.networks[n]) }));
+      if (generation !== state.generation) return false;
     }
-    results.replaceChildren(...boxes);
+    state.last = { pixels, caption, source };
+    const seen = document.getElementById("try-seen").getContext("2d");
+    const image = seen.createImageData(SIZE, SIZE);
+    image.data.set(pixels);
+    seen.putImageData(image, 0, 0);
+    document.getElementById("try-seen-caption").textContent = caption;
+    document.getElementById("try-results").replaceChildren(...manifest.networks.map((network, n) =>
+      bars(network, softmax(Array.from(outputs[n].logits.data)))));
+    drawMaps(manifest.networks[state.shown], outputs[state.shown].maps);
     root.dataset.source = source;
     root.dataset.seen = JSON.stringify(Array.from(pixels).filter((_, i) => i % 4 !== 3));
     root.dataset.classified = String(Number(root.dataset.classified || 0) + 1);
+    return true;
+  }
+
+  async function pick(image, entry) {
+    try {
+      if (await classify(await pixelsOf(image), `Test image ${entry.index} (${entry.label}): 32×32 pixels, ` +
+        "as the networks see it.", `test-${entry.index}`)) say(`Classified test image ${entry.index} (${entry.label}).`);
+    } catch (error) {
+      say(`Test image ${entry.index} could not be classified (${error.message}): reload the page.`);
+    }
   }
 
   function pickers() {
@@ -162,8 +176,7 @@
       const image = element("img", { src: base + entry.file, width: SIZE, height: SIZE,
         alt: `Test image ${entry.index} (${entry.label})` });
       button.append(image, element("span", {}, entry.label));
-      button.addEventListener("click", async () => classify(await pixelsOf(image),
-        `Test image ${entry.index} (${entry.label}): 32×32 pixels, as the networks see it.`, `test-${entry.index}`));
+      button.addEventListener("click", () => pick(image, entry));
       holder.append(button);
     }
   }
@@ -174,10 +187,13 @@
       return;
     }
     try {
-      const bitmap = await createImageBitmap(file);
-      await classify(asTheNetworksSeeIt(bitmap), `Your photo (${file.name}), cut to its centred square and ` +
-        `shrunk to 32×32 pixels: what the networks see.`, `photo:${file.name}`);
-      say(`Classified your photo ${file.name}. It stays on your computer.`);
+      // Pixels as stored, as PIL reads them: no colour-profile conversion, no premultiplied alpha.
+      const bitmap = await createImageBitmap(file, { colorSpaceConversion: "none", premultiplyAlpha: "none",
+        imageOrientation: "from-image" });
+      if (await classify(asTheNetworksSeeIt(bitmap), `Your photo (${file.name}), cut to its centred square and ` +
+        "shrunk to 32×32 pixels: what the networks see.", `photo:${file.name}`)) {
+        say(`Classified your photo ${file.name}. It stays on your computer.`);
+      }
     } catch (error) {
       say(`${file.name} could not be read as an image (${error.message}): choose a JPEG or PNG photo.`);
     }
@@ -191,27 +207,54 @@
       radio.checked = n === state.shown;
       radio.addEventListener("change", () => {
         state.shown = n;
-        if (state.last) classify(state.last, document.getElementById("try-seen-caption").textContent,
-          root.dataset.source);
+        if (state.last) classify(state.last.pixels, state.last.caption, state.last.source);
       });
       fieldset.append(radio, element("label", { for: id }, network.name));
     });
   }
 
+  // Until the networks are loaded, a dropped file is neither classified nor opened by the browser.
+  const chooser = document.getElementById("try-photo");
+  const drop = document.getElementById("try-drop");
+  chooser.disabled = true;
+  window.addEventListener("dragover", (event) => event.preventDefault());
+  window.addEventListener("drop", (event) => event.preventDefault());
+
+  function listen() {
+    chooser.addEventListener("change", () => {
+      photo(chooser.files[0]);
+      chooser.value = "";  // the same file chosen again is a new choice
+    });
+    drop.addEventListener("dragover", () => drop.classList.add("try-over"));
+    drop.addEventListener("dragleave", () => drop.classList.remove("try-over"));
+    drop.addEventListener("drop", (event) => {
+      drop.classList.remove("try-over");
+      photo(event.dataTransfer.files[0]);
+    });
+    chooser.disabled = false;
+  }
+
   async function start() {
-    if (typeof ort === "undefined") {
-      say("ONNX Runtime Web is not part of this build of the site (npm was missing when it was built): " +
-        "install Node.js with npm and build the site again (python3 tasks.py run).");
+    if (location.protocol === "file:") {
+      say("This page loads its networks over http: serve the site (python3 -m http.server 8000 --directory " +
+        "runs/full/site) and open http://localhost:8000/try.html.");
       return;
     }
-    const manifest = await (await fetch(base + "manifest.json")).json();
+    if (typeof ort === "undefined") {
+      say("ONNX Runtime Web is not part of this build of the site (npm was missing or failed when it was " +
+        "built): install Node.js with npm and build the site again (python -m cifar_helpers site runs/full).");
+      return;
+    }
+    const response = await fetch(base + "manifest.json");
+    if (!response.ok) throw new Error(`manifest.json: ${response.status}`);
+    const manifest = await response.json();
     state.manifest = manifest;
-    const bytes = manifest.bytes;
+    const bytes = manifest.bytes, count = manifest.networks.length;
     document.getElementById("try-weight").textContent = `This page downloads ` +
       `${megabytes(bytes.runtime + bytes.networks + bytes.images)} once: ONNX Runtime Web ` +
-      `${megabytes(bytes.runtime)}, the three networks ${megabytes(bytes.networks)}, the ` +
+      `${megabytes(bytes.runtime)}, the ${count} networks ${megabytes(bytes.networks)}, the ` +
       `${manifest.images.length} images ${megabytes(bytes.images)}.`;
-    say("Loading the three networks ...");
+    say(`Loading the ${count} networks ...`);
     ort.env.wasm.wasmPaths = base;
     ort.env.wasm.numThreads = 1;
     for (const network of manifest.networks) {
@@ -219,21 +262,13 @@
     }
     pickers();
     layerChoice();
-    const chooser = document.getElementById("try-photo");
-    chooser.addEventListener("change", () => photo(chooser.files[0]));
-    const drop = document.getElementById("try-drop");
-    drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("try-over"); });
-    drop.addEventListener("dragleave", () => drop.classList.remove("try-over"));
-    drop.addEventListener("drop", (event) => {
-      event.preventDefault();
-      drop.classList.remove("try-over");
-      photo(event.dataTransfer.files[0]);
-    });
-    document.querySelector(".try-pick").click();
-    say("Ready: the three networks run in this page, on your computer. Pick an image or choose a photo.");
+    listen();
+    const first = document.querySelector(".try-pick img");
+    await pick(first, manifest.images[0]);
+    say(`Ready: the ${count} networks run in this page, on your computer. Pick an image or choose a photo.`);
     root.dataset.ready = "true";
   }
 
-  start().catch((error) => say(`The networks could not be loaded (${error.message}). Serve the site over ` +
-    "http (python3 -m http.server 8000 --directory runs/full/site) and reload the page."));
+  start().catch((error) => say(`The networks could not be loaded (${error.message}). Reload the page; if it ` +
+    "fails again, build the site again (python -m cifar_helpers site runs/full)."));
 })();
