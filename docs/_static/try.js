@@ -249,7 +249,8 @@
     if (!response.ok) throw new Error(`manifest.json: ${response.status}`);
     const manifest = await response.json();
     state.manifest = manifest;
-    const bytes = manifest.bytes, count = manifest.networks.length;
+    const bytes = manifest.bytes, n = manifest.networks.length;
+    const count = ["no", "one", "two", "three", "four", "five"][n] || String(n);
     document.getElementById("try-weight").textContent = `This page downloads ` +
       `${megabytes(bytes.runtime + bytes.networks + bytes.images)} once: ONNX Runtime Web ` +
       `${megabytes(bytes.runtime)}, the ${count} networks ${megabytes(bytes.networks)}, the ` +
