@@ -39,10 +39,11 @@ STUDENT_README = """\
 
 The notebooks of the series with their exercises left for you: each exercise cell ends in
 `raise NotImplementedError()`; replace that with your answer and run the test cell below it. The
-cells after an exercise use the library's version, so a notebook runs on whether or not you
-answered. Open them in JupyterLab from the repository (`jupyter lab`, then this folder); they read
-the shipped runs and CIFAR-10 exactly as the teacher's notebooks in `notebooks/` do. Or open one in
-Colab from the badge at its top: its first code cell fetches the series and installs the helpers there.
+cells after an exercise use the library's version, not yours, but Run All stops at an exercise not
+yet answered: answer it, or run the cells after it one by one. Open them in JupyterLab from the
+repository (`jupyter lab`, then this folder); they read the shipped runs and CIFAR-10 exactly as
+the teacher's notebooks in `notebooks/` do. Or open one in Colab from the badge at its top: its first
+code cell fetches the series and installs the helpers there.
 
 Made by `python -m cifar_helpers student` from `notebooks/` with nbgrader; do not edit by hand.
 """

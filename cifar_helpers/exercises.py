@@ -1,5 +1,5 @@
-"""The exercises' reference versions and autograders: what the cells after an exercise use (a
-notebook runs on whether or not the student has answered) and what its hidden tests check against.
+"""The exercises' reference versions and autograders: what the cells after an exercise use (so
+they do not depend on the student's answer) and what its hidden tests check against.
 An autograder fails with one sentence that says what to look at."""
 
 from __future__ import annotations
