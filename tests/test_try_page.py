@@ -58,7 +58,7 @@ def test_the_pages_images_are_the_test_sets_pixels_and_its_weight_is_its_files(b
     labels = [image["label"] for image in manifest["images"]]
     assert all(labels.count(c) == try_page.IMAGES_PER_CLASS for c in cifar.classes)
     for image in manifest["images"]:
-        pixels = torch.from_numpy(np.asarray(Image.open(folder / image["file"]).convert("RGB"))).permute(2, 0, 1)
+        pixels = torch.from_numpy(np.array(Image.open(folder / image["file"]).convert("RGB"))).permute(2, 0, 1)
         assert torch.equal(pixels, cifar.test_images[image["index"]])
         assert image["label"] == cifar.classes[int(cifar.test_labels[image["index"]])]
     if os.environ.get("CIFAR_REQUIRE_BROWSER") == "1":  # .ci/run: npm is there, so the page has its runtime
