@@ -112,10 +112,11 @@ def class_counts(data):
             for split, labels in (("train", data.train_labels), ("test", data.test_labels))
             for c, n in enumerate(torch.bincount(labels, minlength=len(data.classes)))]
     table = pd.DataFrame(rows, columns=["split", "class", "images"])
-    fig, ax = plt.subplots(figsize=(9, 3.5))
-    sns.barplot(table, x="class", y="images", hue="split", ax=ax)
-    ax.tick_params(axis="x", rotation=30)
-    ax.set_title("Images per class")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.barplot(table, y="class", x="images", hue="split", ax=ax, orient="h")
+    ax.set(ylabel="", xlabel="images", title="Images per class")
+    ax.legend(title="split", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over one
+    fig.tight_layout()
     return fig
 
 
@@ -164,12 +165,12 @@ def learning_curves(runs, title: str | None = None):
 
 def per_class_bars(accuracy):
     """Per-class accuracy (a pandas Series from evaluate.per_class_accuracy) as bars."""
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    sns.barplot(x=accuracy.index, y=accuracy.values, ax=ax, color="tab:blue")
-    ax.axhline(accuracy.mean(), color="grey", ls="--", label=f"mean {accuracy.mean():.1f}%")
-    ax.set(ylabel="test accuracy (%)", ylim=(0, 100), title="Accuracy per class")
-    ax.tick_params(axis="x", rotation=30)
-    ax.legend()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sns.barplot(y=list(accuracy.index), x=accuracy.values, ax=ax, color="tab:blue", orient="h")
+    ax.axvline(accuracy.mean(), color="grey", ls="--", label=f"mean {accuracy.mean():.1f}%")
+    ax.set(xlabel="test accuracy (%)", ylabel="", xlim=(0, 100), title="Accuracy per class")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
     return fig
 
 
@@ -179,6 +180,7 @@ def photo_predictions(photo, seen: torch.Tensor, probabilities: dict, classes):
     names = list(probabilities)
     fig, axes = plt.subplots(1, 2 + len(names), figsize=(3.2 * (2 + len(names)), 3.4),
                              gridspec_kw={"width_ratios": [1.2, 1.2] + [1.4] * len(names)}, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.08)  # room between one panel's "100" and the next one's "0"
     if photo is not None:
         axes[0].imshow(photo)
     axes[0].set_axis_off()
@@ -194,6 +196,7 @@ def photo_predictions(photo, seen: torch.Tensor, probabilities: dict, classes):
         ax.set_yticks(range(len(classes)), classes if ax is axes[2] else [""] * len(classes), fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
+        ax.set_xticks([0, 50, 100], ["0", "50", "100"], fontsize=8)
         ax.set_xlabel("probability (%)", fontsize=8)
         ax.set_title(f"{name}: {classes[best]} ({p[best]:.0f}%)", fontsize=9)
     return fig
@@ -272,16 +275,19 @@ def lr_sweep(table, chosen: dict | None = None, suggestions: dict | None = None)
 
 def lr_range(result, title: str | None = None, marks: dict | None = None):
     """A range test's loss against the learning rate (log axis): each step's loss, the smoothed
-    one, the suggestion, and other rates to compare (`marks`: legend label -> rate)."""
+    one, the suggestion, and other rates to compare (`marks`: legend label -> rate). The loss axis
+    is cut to the smoothed loss's dip; the climb beyond it leaves through the top."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.plot(result.lrs, result.losses, color="tab:blue", alpha=0.3, label="loss of each step")
     ax.plot(result.lrs, result.smoothed, color="tab:blue", label="smoothed")
     ax.axvline(result.suggestion, color="tab:green", ls="--", label=f"suggestion {result.suggestion:.2g}")
     for (label, rate), color in zip((marks or {}).items(), ("tab:orange", "tab:red", "tab:purple")):
         ax.axvline(rate, color=color, ls=":", label=label)
-    top = min(max(result.smoothed), 3 * min(result.smoothed))
+    lowest = min(range(len(result.smoothed)), key=result.smoothed.__getitem__)
+    low, start = result.smoothed[lowest], max(result.smoothed[:lowest + 1])
+    dip = max(start - low, 0.02 * low)  # the axis spans the dip (often a tenth of the loss), and as much on each side
     ax.set(xscale="log", xlabel="learning rate (grown every step)", ylabel="training loss",
-           ylim=(0.9 * min(result.smoothed), 1.1 * top), title=title or "Learning-rate range test")
+           ylim=(low - dip, start + dip), title=title or "Learning-rate range test")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -309,13 +315,15 @@ def smoothed_targets(smoothing: float, true_class: int, classes):
     one_hot = torch.zeros(len(classes))
     one_hot[true_class] = 1.0
     smoothed = one_hot * (1 - smoothing) + smoothing / len(classes)
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig, ax = plt.subplots(figsize=(7, 4))
     positions = np.arange(len(classes))
-    ax.bar(positions - 0.2, one_hot.numpy(), 0.4, label="one-hot target")
-    ax.bar(positions + 0.2, smoothed.numpy(), 0.4, label=f"label smoothing {smoothing:g}")
-    ax.set_xticks(positions, classes, rotation=30)
-    ax.set(ylabel="target probability", title=f"What the loss asks for, for an image of a {classes[true_class]}")
-    ax.legend()
+    ax.barh(positions - 0.2, one_hot.numpy(), 0.4, label="one-hot target")
+    ax.barh(positions + 0.2, smoothed.numpy(), 0.4, label=f"label smoothing {smoothing:g}")
+    ax.set_yticks(positions, classes)
+    ax.invert_yaxis()  # the first class on top, as a list reads
+    ax.set(xlabel="target probability", title=f"What the loss asks for, for an image of a {classes[true_class]}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
     return fig
 
 
@@ -458,6 +466,7 @@ def network_shapes(model: torch.nn.Module, title: str | None = None, input_shape
     channels, labelled with the step and the shape after it."""
     steps = layer_shapes(model, input_shape)
     fig, ax = plt.subplots(figsize=(1.25 * len(steps), 3.4))
+    fig.subplots_adjust(left=0.01, right=0.99)  # every step's 1.25 inches for its labels
     height_of = input_shape[-2]
     longest = max((s[0] for _, _, s in steps if len(s) == 1), default=1)
     for k, (name, what, shape) in enumerate(steps):
@@ -473,7 +482,7 @@ def network_shapes(model: torch.nn.Module, title: str | None = None, input_shape
         ax.add_patch(plt.Rectangle((k - w / 2, -h / 2), w, h, color=color, alpha=0.7))
         label = f"{name}\n{what}" if name in model._modules or name == "input" else what  # a layer, or a function
         ax.text(k, 0.55, label, ha="center", va="bottom", fontsize=8)
-        ax.text(k, -0.55, " × ".join(str(s) for s in shape), ha="center", va="top", fontsize=9,
+        ax.text(k, -0.55, " × ".join(str(s) for s in shape), ha="center", va="top", fontsize=8.5,
                 fontweight="bold")
         if k:
             ax.annotate("", (k - 0.5 + 0.12, 0), (k - 1 + 0.5 - 0.12, 0),

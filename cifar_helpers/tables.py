@@ -50,7 +50,7 @@ def results_table(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, lr, epochs, subset), group in done.groupby(["model", "lr", "epochs", "subset"]):
         family, variant = NETWORKS[model]
-        figure = original.README_ACCURACY.get((family, lr))
+        figure = original.README_ACCURACY.get((model, lr))
         rows.append({
             "Network": family + (f" ({variant})" if variant else ""),
             "lr": format_lr(lr),

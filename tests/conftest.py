@@ -39,16 +39,23 @@ def small_parameters(notebook: Path, tmp: Path, lr: float = 0.003) -> dict:
 @pytest.fixture(scope="session")
 def executed_series(cifar, tmp_path_factory):
     """Notebooks 01-05 executed once, in order, from the repository root, with small parameters
-    and a non-default lr: tests/test_notebooks.py checks them, the website is built from them."""
+    and a non-default lr: tests/test_notebooks.py checks them, the website is built from them.
+    Every figure they draw is checked for readability as it is drawn (NAME.figures.jsonl beside
+    each executed notebook; tests/test_figures.py)."""
     import papermill
 
+    from readable import watch_figures
+
     folder = tmp_path_factory.mktemp("series")
-    for notebook in NOTEBOOKS:
-        parameters = small_parameters(notebook, folder)
-        if notebook.name.startswith("03"):  # its last cell classifies the photo its parameters name
-            parameters["photo"] = str(write_photo(cifar.test_images[PHOTO], folder / "photo.png"))
-        papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
-                                   kernel_name="python3", cwd=str(REPO), progress_bar=False)
+    with watch_figures(tmp_path_factory.mktemp("figures")) as report:  # tests/test_figures.py reads it
+        for notebook in NOTEBOOKS:
+            parameters = small_parameters(notebook, folder)
+            if notebook.name.startswith("03"):  # its last cell classifies the photo its parameters name
+                parameters["photo"] = str(write_photo(cifar.test_images[PHOTO], folder / "photo.png"))
+            papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
+                                       kernel_name="python3", cwd=str(REPO), progress_bar=False)
+            if report.exists():
+                report.rename(folder / f"{notebook.stem}.figures.jsonl")
     return folder
 
 
