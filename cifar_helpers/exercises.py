@@ -24,6 +24,81 @@ OWN_NETWORK_LAYERS = {"conv1": nn.Conv2d, "conv2": nn.Conv2d, "conv3": nn.Conv2d
 ACCURACY_TOLERANCE = 0.05  # percentage points: five test images
 
 
+# The layers whose output size Exercise 2.1 predicts on a 32 x 32 image, then measures: (kind,
+# kernel, padding, stride); a max-pool's stride is its kernel unless given.
+SIZED_LAYERS = [("conv", 5, 0, 1), ("conv", 3, 1, 1), ("conv", 5, 0, 2), ("conv", 4, 1, 2), ("pool", 2, 0, 2),
+                ("pool", 3, 0, 2)]
+
+
+def check_output_sizes(conv_output_size, size: int = 32) -> list[tuple[str, int, int]]:
+    """Exercise 2.1: `conv_output_size(size, kernel, padding, stride)` predicts each of SIZED_LAYERS'
+    output size; each layer then runs on a zero image and its real size is compared. Returns
+    (layer, predicted, measured) rows; raises AssertionError at the first wrong prediction, naming
+    what that layer adds (padding, stride) without the answer."""
+    rows = []
+    for kind, kernel, padding, stride in SIZED_LAYERS:
+        layer = (nn.Conv2d(3, 8, kernel, stride, padding) if kind == "conv" else
+                 nn.MaxPool2d(kernel, stride, padding))
+        with torch.no_grad():
+            measured = layer(torch.zeros(1, 3, size, size)).shape[-1]
+        predicted = conv_output_size(size, kernel, padding, stride)
+        assert isinstance(predicted, int), (f"conv_output_size({size}, {kernel}, {padding}, {stride}) returned "
+                                            f"{predicted!r}: a size is a whole number of pixels (use //, not /)")
+        what = [f"a {kernel}x{kernel} window"] + [f"padding {padding}"] * bool(padding) + [f"stride {stride}"] * (stride > 1)
+        assert predicted == measured, (f"{layer} on {size} x {size}: you predict {predicted} pixels a side, the layer "
+                                       f"makes {measured}. Count the positions {', '.join(what)} can take in a row "
+                                       f"of {size} (the padding and stride printout above shows the pattern).")
+        rows.append((f"{type(layer).__name__} {kernel}x{kernel}, padding {padding}, stride {stride}", predicted, measured))
+    return rows
+
+
+def check_conv_loops(conv2d_loops, data: CIFAR10, *, image: int = 11, channels: int = 3, out_channels: int = 6,
+                     kernel: int = 5, crop: tuple[int, int] = (32, 32), seed: int = 0) -> torch.Tensor:
+    """Exercise 2.2: `conv2d_loops(image, weight, bias)` must compute F.conv2d's feature maps of one
+    image (in_channels, H, W) for `weight` (out_channels, in_channels, k, k) and `bias`, no padding,
+    stride 1, without calling a convolution. Checked on a test image (normalized, its first
+    `channels` channels, cropped to `crop`) with seeded random kernels; the likely mistakes (bias
+    left out, one channel instead of the sum over all, a flipped kernel, rows and columns swapped)
+    are named. Returns the maps."""
+    from torch.nn import functional as F
+
+    mean, std = data.normalization("cifar10")
+    x = (data.test_images[image].float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    x = x[:channels, :crop[0], :crop[1]].contiguous()
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.randn(out_channels, channels, kernel, kernel, generator=generator) / kernel
+    bias = torch.randn(out_channels, generator=generator)
+    expected = F.conv2d(x[None], weight, bias)[0]
+    forbidden = AssertionError("write the loops yourself: conv2d_loops must not call a convolution (F.conv2d, nn.Conv2d)")
+    from unittest import mock
+
+    with mock.patch.object(F, "conv2d", side_effect=forbidden), mock.patch.object(torch, "conv2d", side_effect=forbidden):
+        got = conv2d_loops(x.clone(), weight.clone(), bias.clone())
+    assert isinstance(got, torch.Tensor), f"conv2d_loops returned {type(got).__name__}: return the tensor of maps"
+    assert tuple(got.shape) == tuple(expected.shape), (
+        f"your maps have the shape {tuple(got.shape)}, F.conv2d's {tuple(expected.shape)}: one map per output "
+        f"channel (weight.shape[0]), and a {kernel}-wide kernel fits {crop[1] - kernel + 1} positions in a row of {crop[1]}")
+
+    def near(a):
+        return a.shape == got.shape and torch.allclose(got.float(), a, atol=1e-4)
+
+    if near(expected):
+        return got
+    assert not near(expected - bias.view(-1, 1, 1)), "add each map's bias (bias[o]) to every one of its values"
+    assert not near(F.conv2d(x[None], weight.flip(2, 3), bias)[0]), (
+        "your kernel is flipped: PyTorch multiplies the pixel under the kernel's top-left weight by that weight, "
+        "no flip (strictly a cross-correlation)")
+    one = F.conv2d(x[None, :1], weight[:, :1], bias)[0]
+    assert not near(one), "map o sums over every input channel, not only the first: the whole patch x[:, i:i+k, j:j+k]"
+    if crop[0] == crop[1]:
+        assert not near(F.conv2d(x.transpose(1, 2)[None], weight, bias)[0].transpose(1, 2)), (
+            "rows and columns are swapped: out[o, i, j] is row i (height, the image's axis 1), column j (axis 2)")
+    o, i, j = (int(v[0]) for v in torch.nonzero((got.float() - expected).abs() > 1e-4, as_tuple=True))
+    raise AssertionError(f"map {o}, row {i}, column {j}: yours is {float(got[o, i, j]):.4f}, F.conv2d's "
+                         f"{float(expected[o, i, j]):.4f}. It is the sum of weight[{o}] times the patch "
+                         f"x[:, {i}:{i + kernel}, {j}:{j + kernel}], plus bias[{o}].")
+
+
 def check_own_network(cls: type, data: CIFAR10) -> float:
     """Exercise 3.1: `cls` is the student's own network. Checked against OwnNetwork, cheapest
     first: the layers' names and types; the shape before and after each layer for one image; the
@@ -271,7 +346,7 @@ def _explain_losses(got: list[float], expected: list[float]) -> None:
 
 def check_training_loop(train_loop, data: CIFAR10, *, images: int = 2000, batch_size: int = 25, passes: int = 3,
                         optimizer: str = "adam", lr: float = 1e-3, seed: int = 0) -> list[float]:
-    """Exercise 2.1: `train_loop(net, optimizer, batches, passes)` must train LeNet5 as the library's
+    """Exercise 2.3: `train_loop(net, optimizer, batches, passes)` must train LeNet5 as the library's
     train_step does. Both start from the same initial weights and see the same batches in the same
     order (`images` class-balanced training images, `passes` passes); the check asserts training
     mode, the same loss at every step, the same weights at the end, and a falling loss. Returns

@@ -399,6 +399,36 @@ def feature_maps(panels: dict):
     return fig
 
 
+def channel_sum(x: torch.Tensor, weight: torch.Tensor, bias: float, names=("red", "green", "blue")):
+    """How one output map of a Conv2d is made: each input channel of the image x (C, H, W) is
+    convolved with its own kernel of weight (C, k, k), and the C results and the bias are summed.
+    A row per channel (the channel, its kernel, its result), and the sum on the right."""
+    from torch.nn import functional as F
+
+    parts = [F.conv2d(x[c][None, None], weight[c][None, None])[0, 0] for c in range(len(x))]
+    total = sum(parts) + bias
+    fig = plt.figure(figsize=(9, 1.9 * len(x)), layout="constrained")
+    grid = fig.add_gridspec(len(x), 4, width_ratios=[1, 0.8, 1, 1.6])
+    reach_w = float(weight.abs().max()) or 1.0
+    reach_p = max(float(p.abs().max()) for p in parts) or 1.0
+    for c, part in enumerate(parts):
+        panels = [(x[c], "gray", None, f"{names[c]} channel"), (weight[c], "RdBu_r", reach_w, "its kernel"),
+                  (part, "RdBu_r", reach_p, f"{names[c]} * kernel")]
+        for column, (picture, cmap, reach, title) in enumerate(panels):
+            ax = fig.add_subplot(grid[c, column])
+            ax.imshow(picture.detach().numpy(), cmap=cmap, vmin=-reach if reach else None, vmax=reach)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(title, fontsize=9)
+    ax = fig.add_subplot(grid[:, 3])
+    reach = float(total.abs().max()) or 1.0
+    ax.imshow(total.detach().numpy(), cmap="RdBu_r", vmin=-reach, vmax=reach)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"the map: the {len(x)} results\nadded, plus the bias ({bias:+.2f})", fontsize=9)
+    return fig
+
+
 def kernel_editor(grey: torch.Tensor, kernel):
     """Notebook 02's convolution demo to play with (ipywidgets): a 3x3 grid of the kernel's numbers,
     and the feature map of the grey image (H, W), redrawn whenever a number changes."""

@@ -1,6 +1,6 @@
 """Does the original LeNet5's collapse at Adam lr 1e-2 show on a part of the training set, and does
-taking out its softmax cure it there? Exercise 2.2 asks for the softmax-free variant; this checks
-the claim its text makes. For each seed, the original variant (fc 400-512-84-10, softmax) and the
+taking out its softmax cure it there? Notebook 02's aside on a short run makes that claim; this
+checks it. For each seed, the original variant (fc 400-512-84-10, softmax) and the
 same layers returning logits train `--steps` batches of `--batch` images from a class-balanced
 `--images`-image subset (ImageNet normalization, fp32, train_step), then answer 1,000 test images.
 
@@ -28,7 +28,7 @@ from cifar_helpers.device import environment, resolve_device  # noqa: E402
 
 
 class LogitsLeNet5(OriginalLeNet5):
-    """Exercise 2.2's answer: the original variant's layers, no softmax."""
+    """The original variant's layers, no softmax."""
 
     def forward(self, x):
         return LeNet5.forward(self, x)

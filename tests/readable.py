@@ -23,14 +23,18 @@ def _overlap(a, b, gap: float = 0.0) -> bool:
 
 def _drawn_texts(fig, renderer) -> list:
     """The visible, non-empty texts a draw puts on the figure: tick labels only of ticks inside the
-    axis's view (matplotlib keeps others, stale, and does not draw them)."""
+    axis's view (matplotlib keeps others, stale, and does not draw them), and none of an axis
+    turned off."""
     tick_labels, drawn = set(), set()
     for ax in fig.axes:
         for axis in ax._axis_map.values():
             for tick in axis.majorTicks + axis.minorTicks:
                 tick_labels |= {id(tick.label1), id(tick.label2)}
-            for tick in axis._update_ticks():
-                drawn |= {id(tick.label1), id(tick.label2)}
+            tick_labels.add(id(axis.label))
+            if ax.axison and axis.get_visible():  # ax.set_axis_off() hides ticks and axis labels
+                drawn.add(id(axis.label))
+                for tick in axis._update_ticks():
+                    drawn |= {id(tick.label1), id(tick.label2)}
     texts = []
     for text in fig.findobj(matplotlib.text.Text):
         if not text.get_visible() or not text.get_text().strip():

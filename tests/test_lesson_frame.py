@@ -1,6 +1,6 @@
 """Every notebook is framed as a lesson (issue 22): objectives, assumptions and Run All times at the
 top, with where the times come from; a take-away, two questions and further reading at the bottom;
-the reading line (markdown outside <details>) short enough to read."""
+the reading line (markdown outside <details>) short enough to read in one sitting."""
 
 import re
 
@@ -39,10 +39,12 @@ def test_the_original_experiment_is_linked_once_in_01():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
-def test_reading_line_is_under_1800_words(notebook):
+def test_reading_line_is_under_2300_words(notebook):
+    """About 11 minutes at 200 words a minute. (1,800 until issue 36 asked 02 to teach why images are
+    convolved, channels and output sizes, with two exercises, before LeNet5.)"""
     text = re.sub(r"<details>.*?</details>", "", "\n".join(markdown(notebook)), flags=re.S)
     text = re.sub(r"\]\([^)]*\)", "]", text)  # a link reads as its text
-    assert len(text.split()) < 1800
+    assert len(text.split()) < 2300
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)

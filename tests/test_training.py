@@ -279,7 +279,7 @@ def test_validation_split_is_held_out_and_picks_the_best_epoch(cifar, tmp_path):
 
 
 def test_the_step_fit_takes_is_train_step(cifar, tmp_path):
-    """The notebook's loop (Exercise 2.1's answer, written out by hand) and fit give the same
+    """The notebook's loop (Exercise 2.3's answer, written out by hand) and fit give the same
     weights (CPU, fp32)."""
     import nbformat
     import torch.nn.functional as F
@@ -288,7 +288,7 @@ def test_the_step_fit_takes_is_train_step(cifar, tmp_path):
 
     nb = nbformat.read(REPO / "notebooks" / "02_lenet5.ipynb", as_version=4)
     loop = [c.source for c in nb.cells if "training-loop" in c.metadata.get("tags", [])]
-    assert len(loop) == 1, "02's answer to Exercise 2.1 (train_loop) is tagged training-loop"
+    assert len(loop) == 1, "02's answer to Exercise 2.3 (train_loop) is tagged training-loop"
     namespace = dict(F=F)
     exec(loop[0], namespace)
     torch.manual_seed(5)  # as fit starts: the seed's weights, Adam, and the seed's batch order
