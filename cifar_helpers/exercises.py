@@ -86,17 +86,15 @@ def check_conv_loops(conv2d_loops, data: CIFAR10, *, image: int = 11, channels: 
         return got
     assert not near(expected - bias.view(-1, 1, 1)), "add each map's bias (bias[o]) to every one of its values"
     assert not near(F.conv2d(x[None], weight.flip(2, 3), bias)[0]), (
-        "your kernel is flipped: PyTorch multiplies the pixel under the kernel's top-left weight by that weight, "
-        "no flip (strictly a cross-correlation)")
+        "your kernel is flipped: PyTorch does not flip it, weight[o, c, 0, 0] multiplies the patch's top-left pixel")
     one = F.conv2d(x[None, :1], weight[:, :1], bias)[0]
-    assert not near(one), "map o sums over every input channel, not only the first: the whole patch x[:, i:i+k, j:j+k]"
+    assert not near(one), "map o sums over every input channel, not only the first: the whole patch image[:, i:i+k, j:j+k]"
     if crop[0] == crop[1]:
         assert not near(F.conv2d(x.transpose(1, 2)[None], weight, bias)[0].transpose(1, 2)), (
             "rows and columns are swapped: out[o, i, j] is row i (height, the image's axis 1), column j (axis 2)")
     o, i, j = (int(v[0]) for v in torch.nonzero((got.float() - expected).abs() > 1e-4, as_tuple=True))
     raise AssertionError(f"map {o}, row {i}, column {j}: yours is {float(got[o, i, j]):.4f}, F.conv2d's "
-                         f"{float(expected[o, i, j]):.4f}. It is the sum of weight[{o}] times the patch "
-                         f"x[:, {i}:{i + kernel}, {j}:{j + kernel}], plus bias[{o}].")
+                         f"{float(expected[o, i, j]):.4f}. Which weights and which pixels meet at that position?")
 
 
 def check_own_network(cls: type, data: CIFAR10) -> float:

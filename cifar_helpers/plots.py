@@ -413,7 +413,7 @@ def channel_sum(x: torch.Tensor, weight: torch.Tensor, bias: float, names=("red"
     reach_p = max(float(p.abs().max()) for p in parts) or 1.0
     for c, part in enumerate(parts):
         panels = [(x[c], "gray", None, f"{names[c]} channel"), (weight[c], "RdBu_r", reach_w, "its kernel"),
-                  (part, "RdBu_r", reach_p, f"{names[c]} * kernel")]
+                  (part, "RdBu_r", reach_p, f"{names[c]}, convolved")]
         for column, (picture, cmap, reach, title) in enumerate(panels):
             ax = fig.add_subplot(grid[c, column])
             ax.imshow(picture.detach().numpy(), cmap=cmap, vmin=-reach if reach else None, vmax=reach)

@@ -216,3 +216,51 @@ def test_the_hidden_check_fails_a_loop_that_makes_its_own_optimizer(cifar):
     check_training_loop(loop_with_its_own_adam, cifar, **SMALL)
     with pytest.raises(AssertionError, match=r"first update is not train_step's .* the optimizer you are given"):
         check_training_loop(loop_with_its_own_adam, cifar, **SMALL, optimizer="sgd", lr=0.02, seed=1)
+
+
+def rule(size, kernel, padding=0, stride=1):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def test_the_size_rule_predicts_every_layer_it_then_runs():
+    rows = exercises.check_output_sizes(rule)
+    assert [(p, m) for _, p, m in rows] == [(28, 28), (32, 32), (14, 14), (16, 16), (16, 16), (15, 15)]
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda n, k, p=0, s=1: (n + 2 * p - k) / s + 1, "use //"),          # a float
+    (lambda n, k, p=0, s=1: n - k + 1, "padding 1"),                      # padding forgotten
+    (lambda n, k, p=0, s=1: (n + p - k) // s + 1, "padding 1"),           # padding at one end only
+    (lambda n, k, p=0, s=1: (n + 2 * p - k + 1) // s, "stride 2"),        # the stride's rounding
+])
+def test_a_wrong_size_rule_fails_naming_the_layer_it_mispredicts(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        exercises.check_output_sizes(wrong)
+
+
+def loops(image, weight, bias):
+    out_channels, _, k, _ = weight.shape
+    out = torch.zeros(out_channels, image.shape[1] - k + 1, image.shape[2] - k + 1, dtype=torch.float64)
+    for i in range(out.shape[1]):  # another order, float64 and einsum: still right
+        for j in range(out.shape[2]):
+            out[:, i, j] = torch.einsum("ochw,chw->o", weight, image[:, i:i + k, j:j + k]) + bias
+    return out
+
+
+def test_a_convolution_written_as_loops_passes_both_checks(cifar):
+    assert exercises.check_conv_loops(loops, cifar).shape == (6, 28, 28)
+    exercises.check_conv_loops(loops, cifar, image=3, channels=2, out_channels=4, kernel=3, crop=(20, 25), seed=1)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda x, w, b: loops(x, w, b * 0), "bias"),
+    (lambda x, w, b: loops(x, w.flip(2, 3), b), "flipped"),
+    (lambda x, w, b: loops(x[:1], w[:, :1], b), "every input channel"),
+    (lambda x, w, b: loops(x.transpose(1, 2), w, b).transpose(1, 2), "swapped"),
+    (lambda x, w, b: loops(x, w, b)[:, 1:], "shape"),
+    (lambda x, w, b: F.conv2d(x[None], w, b)[0], "write the loops yourself"),
+    (lambda x, w, b: loops(x, w, b).index_fill_(1, torch.tensor([4]), 0.0), "map 0, row 4"),
+])
+def test_a_plausible_convolution_mistake_fails_with_a_message_that_names_it(cifar, wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        exercises.check_conv_loops(wrong, cifar)
