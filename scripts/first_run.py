@@ -63,6 +63,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args(argv)
+    version = code_version()  # the code as it starts: edits made while it runs are not its
     data = load_cifar10()
     runs = []
     for lr in args.rates:
@@ -74,7 +75,7 @@ def main(argv=None) -> None:
     OUT.write_text(json.dumps({"what": "notebook 02's first training run (scripts/first_run.py)",
                                "settings": {"model": "lenet5", "optimizer": "adam", "batch_size": 64,
                                             "images": 50000, "normalization": "imagenet", "device": "cpu"},
-                               "machine": machine(torch.device("cpu")), **code_version(),
+                               "machine": machine(torch.device("cpu")), **version,
                                "date": datetime.date.today().isoformat(), "runs": runs}, indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 

@@ -30,6 +30,8 @@ def small_parameters(notebook: Path, tmp: Path, lr: float = 0.003) -> dict:
     if notebook.name.startswith("04"):
         return dict(runs_dirs=[str(tmp / "runs")], sweep_dir=str(tmp / "sweep"), figures_dir=str(tmp / "asset"))
     small = dict(SMALL, lr=lr, reuse=False, runs_dir=str(tmp / "runs"), figures_dir=str(tmp / "asset"))
+    if notebook.name.startswith("02"):  # the student's first run: two passes over 1,000 images
+        small.update(loop_images=1000, loop_epochs=2)
     if notebook.name.startswith("05"):
         del small["batch_size"]  # the recipe's own
         small["model"] = "whitened-net-small"

@@ -71,7 +71,7 @@ def _prepare(lab: Path, tmp: Path) -> dict[str, dict]:
             parameters["runs_dir"] = out["runs_dir"]
         plans[notebook.name] = parameters
     plans[TRAINING] = dict(out, subset=500, test_subset=500, epochs=3, reuse=False, original_variant=False,
-                           figures_dir=str(tmp / "asset-training"))
+                           figures_dir=str(tmp / "asset-training"), loop_images=1000, loop_epochs=1)
     for name, parameters in plans.items():
         source = REPO / "notebooks" / (NOTEBOOKS[1].name if name == TRAINING else name)
         papermill.execute_notebook(str(source), str(lab / name), parameters=parameters, prepare_only=True,
