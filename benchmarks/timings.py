@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cifar-timings-") as tmp:
         for name in args.only:
             print(f"{name} ...", flush=True)
+            version = code_version()  # the tree the measurement starts from (edits made meanwhile are not its)
             entry = MEASUREMENTS[name](Path(tmp))
-            entry.update(date=datetime.date.today().isoformat(), **code_version())
+            entry.update(date=datetime.date.today().isoformat(), **version)
             record["measured"][name] = entry
             print(f"{name}: {entry['seconds']} s (exit {entry['exit']}) {entry['last_line']}", flush=True)
             path.write_text(json.dumps(record, indent=1) + "\n")

@@ -168,3 +168,42 @@ def test_typed_times_and_costs_come_from_the_committed_files():
     assert f"epochs of {speed['images_per_epoch_timed']:,} images" in nb01
     lenet, own_speed = (speed["models"][m]["speedup_vs_reference"] for m in ("lenet5", "own-network"))
     assert f"LeNet5 trains {lenet:.2f} times faster" in nb01 and f"per image), {own_speed:.2f} times" in nb01
+
+
+def test_02s_first_run_and_its_model_answer_come_from_the_committed_record():
+    """Notebook 02's first training run is scripts/first_run.py's (the same defaults), and every
+    figure 02 types about it, in its details and in Question 2.1's model answer, is that record's."""
+    import json
+
+    import nbformat
+
+    first = json.loads((REPO / "results" / "first_run.json").read_text())
+    assert first["git_uncommitted_changes"] is False and first["machine"]["isa"] == "AVX2"
+    assert first["settings"] == {"model": "lenet5", "optimizer": "adam", "batch_size": 64, "images": 50000,
+                                 "normalization": "imagenet", "device": "cpu"}
+    nb = nbformat.read(REPO / "notebooks" / "02_lenet5.ipynb", as_version=4)
+    parameters = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for setting in ('model = "lenet5"', "loop_images = None", "loop_batch = 64", "loop_epochs = 3",
+                    'normalization = "imagenet"', "lr = 1e-3"):
+        assert setting in parameters, setting
+    runs = {(r["lr"], r["seed"]): r["passes"] for r in first["runs"]}
+    assert all(len(p) == 3 for p in runs.values()) and {s for _, s in runs} == {0, 1, 2}
+    text = " ".join("\n".join(markdown(REPO / "notebooks" / "02_lenet5.ipynb")).split())
+    totals = [sum(p["seconds"] for p in passes) for passes in runs.values()]
+
+    def ends(lr):
+        accuracies = sorted(runs[(lr, s)][-1]["test_acc"] for s in (0, 1, 2))
+        return f"{accuracies[0]:.1f} to {accuracies[-1]:.1f}%"
+
+    def losses(lr):
+        return ", ".join(f"{p['train_loss']:.2f}" for p in runs[(lr, 0)])
+
+    peaks = [runs[(0.1, s)][0]["highest_loss"] for s in (0, 1, 2)]
+    assert f"took {min(totals):.0f} to {max(totals):.0f} seconds" in text
+    assert f"at lr 1e-3 it ends at {ends(1e-3)} on the test set" in text
+    assert f"({losses(1e-3)} for seed 0) and the test accuracy climbs to {ends(1e-3)}" in text
+    assert f"({losses(1e-2)}) and the test accuracy reaches only {ends(1e-2)}" in text
+    assert f"reaches {min(peaks):,.0f} to {max(peaks):,.0f}" in text
+    later = [p for s in (0, 1, 2) for p in runs[(0.1, s)][1:]]
+    assert all(f"{p['train_loss']:.2f}" == "2.31" for p in later) and "sits at 2.31 for good" in text
+    assert all(p["test_classes_predicted"] == 1 for s in (0, 1, 2) for p in runs[(0.1, s)])
