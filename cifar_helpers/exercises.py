@@ -44,11 +44,13 @@ def check_output_sizes(conv_output_size, size: int = 32) -> list[tuple[str, int,
         predicted = conv_output_size(size, kernel, padding, stride)
         assert isinstance(predicted, int), (f"conv_output_size({size}, {kernel}, {padding}, {stride}) returned "
                                             f"{predicted!r}: a size is a whole number of pixels (use //, not /)")
-        what = [f"a {kernel}x{kernel} window"] + [f"padding {padding}"] * bool(padding) + [f"stride {stride}"] * (stride > 1)
+        what = ([f"a {kernel}x{kernel} window"] + [f"padding {padding}"] * bool(padding)
+                + [f"stride {stride}"] * (stride > 1))
         assert predicted == measured, (f"{layer} on {size} x {size}: you predict {predicted} pixels a side, the layer "
                                        f"makes {measured}. Count the positions {', '.join(what)} can take in a row "
                                        f"of {size} (the padding and stride printout above shows the pattern).")
-        rows.append((f"{type(layer).__name__} {kernel}x{kernel}, padding {padding}, stride {stride}", predicted, measured))
+        name = f"{type(layer).__name__} {kernel}x{kernel}, padding {padding}, stride {stride}"
+        rows.append((name, predicted, measured))
     return rows
 
 
@@ -63,21 +65,24 @@ def check_conv_loops(conv2d_loops, data: CIFAR10, *, image: int = 11, channels: 
     from torch.nn import functional as F
 
     mean, std = data.normalization("cifar10")
-    x = (data.test_images[image].float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
-    x = x[:channels, :crop[0], :crop[1]].contiguous()
+    mean, std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
+    x = ((data.test_images[image].float() / 255 - mean) / std)[:channels, :crop[0], :crop[1]].contiguous()
     generator = torch.Generator().manual_seed(seed)
     weight = torch.randn(out_channels, channels, kernel, kernel, generator=generator) / kernel
     bias = torch.randn(out_channels, generator=generator)
     expected = F.conv2d(x[None], weight, bias)[0]
-    forbidden = AssertionError("write the loops yourself: conv2d_loops must not call a convolution (F.conv2d, nn.Conv2d)")
+    forbidden = AssertionError("write the loops yourself: conv2d_loops must not call a convolution "
+                               "(F.conv2d, nn.Conv2d)")
     from unittest import mock
 
-    with mock.patch.object(F, "conv2d", side_effect=forbidden), mock.patch.object(torch, "conv2d", side_effect=forbidden):
+    with mock.patch.object(F, "conv2d", side_effect=forbidden), \
+            mock.patch.object(torch, "conv2d", side_effect=forbidden):
         got = conv2d_loops(x.clone(), weight.clone(), bias.clone())
     assert isinstance(got, torch.Tensor), f"conv2d_loops returned {type(got).__name__}: return the tensor of maps"
     assert tuple(got.shape) == tuple(expected.shape), (
         f"your maps have the shape {tuple(got.shape)}, F.conv2d's {tuple(expected.shape)}: one map per output "
-        f"channel (weight.shape[0]), and a {kernel}-wide kernel fits {crop[1] - kernel + 1} positions in a row of {crop[1]}")
+        f"channel (weight.shape[0]), and a {kernel}-wide kernel fits {crop[1] - kernel + 1} positions in a row "
+        f"of {crop[1]}")
 
     def near(a):
         return a.shape == got.shape and torch.allclose(got.float(), a, atol=1e-4)
@@ -88,11 +93,13 @@ def check_conv_loops(conv2d_loops, data: CIFAR10, *, image: int = 11, channels: 
     assert not near(F.conv2d(x[None], weight.flip(2, 3), bias)[0]), (
         "your kernel is flipped: PyTorch does not flip it, weight[o, c, 0, 0] multiplies the patch's top-left pixel")
     one = F.conv2d(x[None, :1], weight[:, :1], bias)[0]
-    assert not near(one), "map o sums over every input channel, not only the first: the whole patch image[:, i:i+k, j:j+k]"
+    assert not near(one), ("map o sums over every input channel, not only the first: the whole patch "
+                           "image[:, i:i+k, j:j+k]")
     if crop[0] == crop[1]:
         assert not near(F.conv2d(x.transpose(1, 2)[None], weight, bias)[0].transpose(1, 2)), (
             "rows and columns are swapped: out[o, i, j] is row i (height, the image's axis 1), column j (axis 2)")
-    o, i, j = (int(v[0]) for v in torch.nonzero((got.float() - expected).abs() > 1e-4, as_tuple=True))
+    wrong = ~torch.isclose(got.float(), expected, atol=1e-4)  # NaN too: a value never filled in
+    o, i, j = (int(v[0]) for v in torch.nonzero(wrong, as_tuple=True))
     raise AssertionError(f"map {o}, row {i}, column {j}: yours is {float(got[o, i, j]):.4f}, F.conv2d's "
                          f"{float(expected[o, i, j]):.4f}. Which weights and which pixels meet at that position?")
 

@@ -45,6 +45,8 @@ def plan(runs_dir: Path, figures_dir: Path, quick: bool, reuse: bool, seed: int 
                               seed=SHOWN_SEEDS.get((model, lr), seed))
             if quick:
                 parameters.update(QUICK)
+                if model == "lenet5":  # 02's first run, on as many images
+                    parameters["loop_images"] = QUICK["subset"]
             steps.append(Step(notebook, notebook.replace(".ipynb", f"_{format_lr(lr)}.ipynb"), parameters))
     steps.append(Step("04_comparison.ipynb", "04_comparison.ipynb",
                       dict(runs_dirs=[str(runs_dir), RESULTS_DIR] if reuse else [str(runs_dir)],

@@ -62,6 +62,7 @@ def plan(models, lrs, seeds, epochs: int, subset: int | None = None, test_subset
                                   test_subset=test_subset, val_size=val_size, reuse=False)
                 if model == "lenet5":
                     parameters["original_variant"] = False  # notebook 02 would train it too
+                    parameters["loop_epochs"] = 0  # and the student's first run
                 runs.append(SweepRun(model, lr, seed, parameters))
     return runs
 

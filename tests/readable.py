@@ -81,7 +81,10 @@ import readable
 _print_figure = matplotlib.backend_bases.FigureCanvasBase.print_figure
 
 def _checked(self, *args, **kwargs):
-    found = readable.problems(self.figure)
+    try:
+        found = readable.problems(self.figure)
+    except Exception as exc:  # the check must never break the notebook it watches
+        found = [f"the readability check failed: {{type(exc).__name__}}: {{exc}}"]
     with open({report!r}, "a") as report:
         report.write(json.dumps({{"title": readable.title(self.figure), "problems": found}}) + "\\n")
     return _print_figure(self, *args, **kwargs)
@@ -92,8 +95,9 @@ matplotlib.backend_bases.FigureCanvasBase.print_figure = _checked
 
 def title(fig) -> str:
     """A figure's name in a report: its suptitle, else its axes' titles."""
-    if fig._suptitle is not None and fig._suptitle.get_text():
-        return fig._suptitle.get_text()
+    suptitle = fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""  # matplotlib 3.8+
+    if suptitle:
+        return suptitle
     return " | ".join(t for t in (ax.get_title() for ax in fig.axes) if t) or "(untitled)"
 
 

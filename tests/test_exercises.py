@@ -260,6 +260,7 @@ def test_a_convolution_written_as_loops_passes_both_checks(cifar):
     (lambda x, w, b: loops(x, w, b)[:, 1:], "shape"),
     (lambda x, w, b: F.conv2d(x[None], w, b)[0], "write the loops yourself"),
     (lambda x, w, b: loops(x, w, b).index_fill_(1, torch.tensor([4]), 0.0), "map 0, row 4"),
+    (lambda x, w, b: loops(x, w, b).index_fill_(1, torch.tensor([7]), float("nan")), "map 0, row 7"),  # never filled
 ])
 def test_a_plausible_convolution_mistake_fails_with_a_message_that_names_it(cifar, wrong, message):
     with pytest.raises(AssertionError, match=message):

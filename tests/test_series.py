@@ -22,6 +22,8 @@ def test_plan_follows_the_seed_table(tmp_path):
     quick = series.plan(tmp_path / "records", tmp_path / "asset", quick=True, reuse=True)
     assert all(s.parameters["subset"] == 2000 and s.parameters["epochs"] == 1 for s in quick[1:5] + quick[6:])
     assert quick[6].parameters["model"] == "whitened-net-small"
+    # 02's first run on the quick profile's images too; 03 has no such loop
+    assert [s.parameters.get("loop_images") for s in quick[1:5]] == [2000, 2000, None, None]
 
 
 def test_estimate_uses_the_epochs_timed_so_far(tmp_path):

@@ -45,6 +45,7 @@ def test_the_plan_is_every_model_lr_and_seed():
                                                           ("lenet5", 1e-3, 2), ("lenet5", 1e-2, 0)]
     assert len(runs) == 12 and all(r.parameters["epochs"] == 2 and not r.parameters["reuse"] for r in runs)
     assert runs[0].parameters["original_variant"] is False and "original_variant" not in runs[-1].parameters
+    assert runs[0].parameters["loop_epochs"] == 0 and "loop_epochs" not in runs[-1].parameters  # no first run
     with pytest.raises(CifarHelpersError, match="not 'whitened-net'"):
         plan(["whitened-net"], [1e-3], [0], epochs=1)
 
