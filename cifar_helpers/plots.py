@@ -285,7 +285,7 @@ def lr_range(result, title: str | None = None, marks: dict | None = None):
         ax.axvline(rate, color=color, ls=":", label=label)
     lowest = min(range(len(result.smoothed)), key=result.smoothed.__getitem__)
     low, start = result.smoothed[lowest], max(result.smoothed[:lowest + 1])
-    dip = max(start - low, 0.02 * low)  # the axis spans the dip (often a tenth of the loss), and as much on each side
+    dip = max(start - low, 0.02 * low)  # the axis spans the dip, and as much again on each side
     ax.set(xscale="log", xlabel="learning rate (grown every step)", ylabel="training loss",
            ylim=(low - dip, start + dip), title=title or "Learning-rate range test")
     ax.legend(fontsize=8)
