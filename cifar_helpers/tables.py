@@ -110,45 +110,76 @@ def ablation_rows() -> list[str]:
     return ["full recipe", "without test-time augmentation"] + [f"without {name}" for name in recipe.INGREDIENTS]
 
 
+CONFIDENCE = 0.95
+
+
+def difference_interval(a, b, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """mean(a) - mean(b) and its Welch t interval (unequal variances: seeds of two settings need not
+    spread alike). With three seeds a side the interval is wide; that is the honest width."""
+    from scipy import stats
+
+    a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
+    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence)
+    return a.mean() - b.mean(), float(interval.low), float(interval.high)
+
+
+def verdict(low: float, high: float, seeds: int) -> str:
+    """What a difference's interval lets a reader claim."""
+    if low > 0:
+        return "higher: interval above zero"
+    if high < 0:
+        return "lower: interval below zero"
+    return f"not resolved at {seeds} seeds"
+
+
 def ablation_summary(table: pd.DataFrame, rows: list[str] | None = None) -> pd.DataFrame:
     """Each row of the ablation (ablation_table) against the full recipe: its seeds' mean, standard
-    deviation and count, the difference of the means, and what a reader may claim from it. A
-    difference counts only when every seed of one row lies below every seed of the other; with
-    fewer than three seeds on either side there is no spread to judge it by. A row of `rows`
+    deviation and count, the difference of the means with its 95% interval (difference_interval),
+    and what a reader may claim from it: a direction only where the interval excludes zero. With
+    fewer than three seeds on either side there is no spread to judge by. A row of `rows`
     (ablation_rows) without a run yet is listed as such, so that a missing row is seen as missing."""
-    stats = table.groupby("run")["test_acc"].agg(["mean", "std", "count", "min", "max"])
+    stats = table.groupby("run")["test_acc"].agg(["mean", "std", "count"])
     stats = stats.reindex(list(stats.index) + [r for r in (rows or ablation_rows()) if r not in stats.index])
     stats["count"] = stats["count"].fillna(0).astype(int)
-    full = stats.loc["full recipe"]
-
-    def verdict(row) -> str:
-        if row.name == "full recipe":
-            return ""
-        if row["count"] == 0:
-            return "not run yet"
-        if min(row["count"], full["count"]) < 3:
-            return "too few seeds to judge"
-        if row["max"] < full["min"] or row["min"] > full["max"]:
-            return "beyond the seeds' spread"
-        return "within the seeds' spread"
-
+    full = table.loc[table["run"] == "full recipe", "test_acc"]
+    low, high, claims = [], [], []
+    for run, row in stats.iterrows():
+        interval = (float("nan"),) * 2
+        if run == "full recipe":
+            claim = ""
+        elif row["count"] == 0:
+            claim = "not run yet"
+        elif min(row["count"], len(full)) < 3:
+            claim = "too few seeds to judge"
+        else:
+            _, *interval = difference_interval(table.loc[table["run"] == run, "test_acc"], full)
+            claim = verdict(*interval, int(min(row["count"], len(full))))
+        low.append(interval[0]), high.append(interval[1]), claims.append(claim)
     summary = pd.DataFrame({"test accuracy (%)": stats["mean"].round(2), "sd": stats["std"].round(2),
-                            "seeds": stats["count"], "difference": (stats["mean"] - full["mean"]).round(2),
-                            "claim": stats.apply(verdict, axis=1)})
+                            "seeds": stats["count"], "difference": (stats["mean"] - stats.loc["full recipe", "mean"]).round(2),
+                            "95% interval": [pd.NA if pd.isna(lo) else f"{lo:+.2f} to {hi:+.2f}" for lo, hi in zip(low, high)],
+                            "claim": claims}, index=stats.index)
     return summary.sort_values("test accuracy (%)")
 
 
 def ablation_findings(summary: pd.DataFrame) -> str:
-    """The ablation_summary in a sentence per claim, so that prose quotes only what the seeds allow."""
+    """The ablation_summary in a sentence per claim, so that prose quotes only what the seeds allow,
+    and how many rows would cross zero by chance alone if no ingredient mattered."""
     lines = []
-    for claim in ("beyond the seeds' spread", "within the seeds' spread", "too few seeds to judge"):
+    judged = summary["claim"].str.startswith(("higher", "lower", "not resolved"))
+    order = ("lower", "not resolved", "higher", "too few")
+    claims = set(summary.loc[judged | (summary["claim"] == "too few seeds to judge"), "claim"])
+    for claim in sorted(claims, key=lambda c: [c.startswith(o) for o in order].index(True)):
         rows = summary[summary["claim"] == claim]
-        if len(rows):
-            named = "; ".join(f"{run} ({difference:+.2f} points)" for run, difference in rows["difference"].items())
-            lines.append(f"{claim[0].upper()}{claim[1:]}: {named}.")
+        named = "; ".join(f"{run} ({difference:+.2f} points)" for run, difference in rows["difference"].items())
+        lines.append(f"{claim[0].upper()}{claim[1:]}: {named}.")
     pending = summary.index[summary["claim"] == "not run yet"]
     if len(pending):
         lines.append(f"Not run yet: {'; '.join(pending)}.")
+    if judged.any():
+        lines.append(f"Each interval is a {CONFIDENCE:.0%} Welch t interval over the seeds; with {judged.sum()} rows "
+                     f"judged, about {(1 - CONFIDENCE) * judged.sum():.1f} would exclude zero by chance alone "
+                     "if no ingredient made a difference.")
     return "\n".join(lines)
 
 
@@ -288,6 +319,7 @@ def generated_blocks() -> dict[str, str]:
     for column in ("test accuracy (%)", "sd", "difference"):
         shown[column] = ["-" if pd.isna(v) else f"{v:+.2f}" if column == "difference" else f"{v:.2f}"
                          for v in shown[column]]
+    shown["95% interval"] = shown["95% interval"].fillna("-")
     texts["ablation-table"] = f"{markdown(shown)}\n\n{ablation_findings(ablation)}"
     texts["badges"] = (f"{colab.badges('01_dataset_tour.ipynb')} · [the website]({colab.website()}): every "
                        f"notebook executed, with its figures · [the repository]({colab.repository()})")
