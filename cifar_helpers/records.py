@@ -277,6 +277,25 @@ def iter_records(folders) -> list[tuple[Path, dict]]:
     return found
 
 
+def isa_of(record: dict) -> str | None:
+    """The instruction set a run trained with (device.cpu_isa, or "GPU"). Records older than the
+    `cpu_isa` field name torch's capability; on the AMD EPYCs that trained them in bf16, "AVX512" was
+    the AVX512-BF16 kind (bf16 is only "auto" where it is native)."""
+    env, precision = record.get("environment", {}), record.get("config", {}).get("precision")
+    if not env:
+        return None
+    if env.get("cpu_isa") or env.get("device_type") != "cpu":
+        return env.get("cpu_isa") or "GPU"
+    capability = env.get("cpu_capability")
+    return "AVX512-BF16" if capability == "AVX512" and precision == "bf16" else capability
+
+
+def machine_of(record: dict) -> str | None:
+    """Where a run trained, as its speed and arithmetic depend on it: "AMD EPYC, AVX2, fp32"."""
+    isa = isa_of(record)
+    return isa and f"{record['environment'].get('device_name')}, {isa}, {record['config'].get('precision')}"
+
+
 def summarize(run_dir: Path, record: dict) -> dict:
     """One row of the runs table."""
     config, final, best = record["config"], record.get("final") or {}, record.get("best") or {}
@@ -306,6 +325,7 @@ def summarize(run_dir: Path, record: dict) -> dict:
         "test_acc_at_best_val": best.get("test_acc") if "val_acc" in best else None,
         "wall_s": sum(h["seconds"] for h in history),
         "device": env.get("device_name"),
+        "machine": machine_of(record),
         "path": str(run_dir),
     }
 

@@ -14,7 +14,7 @@ from . import colab, lr_range, original, recipe, sweep
 from .config import TrainConfig
 from .errors import CifarHelpersError
 from .paths import RESULTS_DIR, project_path
-from .records import format_lr, iter_records, load_runs
+from .records import format_lr, iter_records, load_runs, isa_of
 
 NETWORKS = {"lenet5": ("LeNet5", "classic"), "lenet5-original": ("LeNet5", "original variant"),
             "own-network": ("Own Network", "")}
@@ -41,14 +41,15 @@ def _seeds(group: pd.DataFrame) -> str:
 
 
 def results_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, lr, epochs, subset) over the complete runs of `runs` (from load_runs):
+    """One row per (model, lr, epochs, subset, machine) over the complete runs of `runs` (from load_runs):
     the original's figure, ours under the original's protocol, ours on the test set at the last
-    epoch (no epoch is picked by its test accuracy), mean ± std over seeds (listed by number). Only
+    epoch (no epoch is picked by its test accuracy), mean ± std over seeds (listed by number), and
+    the machine and precision they trained on (runs of two machines are never one row). Only
     the original's networks: a folder may also hold notebook 05's runs (the quick profile's does)."""
     done = runs[(runs["status"] == "complete") & runs["model"].isin(NETWORKS)].copy()
     done["subset"] = done["subset"].fillna(0).astype(int)
     rows = []
-    for (model, lr, epochs, subset), group in done.groupby(["model", "lr", "epochs", "subset"]):
+    for (model, lr, epochs, subset, machine), group in done.groupby(["model", "lr", "epochs", "subset", "machine"]):
         family, variant = NETWORKS[model]
         figure = original.README_ACCURACY.get((model, lr))
         rows.append({
@@ -62,7 +63,7 @@ def results_table(runs: pd.DataFrame) -> pd.DataFrame:
             "Ours, test set (%)": mean_std(group["test_acc"]),
             "Collapsed": int(group["collapsed"].sum()),
             "Wall time (min)": f"{group['wall_s'].mean() / 60:.1f}",
-            "Device": ", ".join(sorted(set(group["device"].dropna()))),
+            "Machine, precision": machine,
         })
     return pd.DataFrame(rows)
 
@@ -73,7 +74,7 @@ def recipe_table(runs: pd.DataFrame) -> pd.DataFrame:
     number)."""
     done = runs[runs["status"] == "complete"]
     rows = []
-    for (model, epochs), group in done.groupby(["model", "epochs"]):
+    for (model, epochs, machine), group in done.groupby(["model", "epochs", "machine"]):
         rows.append({
             "Network": model,
             "Epochs": epochs,
@@ -81,7 +82,7 @@ def recipe_table(runs: pd.DataFrame) -> pd.DataFrame:
             "Test set, one view (%)": mean_std(group["test_acc"]),
             "Test set, with test-time augmentation (%)": mean_std(group["test_tta_acc"]),
             "Wall time (min)": f"{group['wall_s'].mean() / 60:.1f}",
-            "Device": ", ".join(sorted(set(group["device"].dropna()))),
+            "Machine, precision": machine,
         })
     return pd.DataFrame(rows)
 
@@ -235,13 +236,17 @@ TIMINGS_DIR = "benchmarks/results"  # timings-<machine>.json, written by benchma
 TIMED_JOBS = {"main-job": "main job (`python3 tasks.py run`, shipped runs)",
               "quick": "quick profile (`python3 tasks.py run --quick`)",
               "test-suite": "the README's test command"}
-TIMED_RUNS = {"LeNet5, lr 1e-3, 40 epochs": ("", "lenet5_lr1e-3_e40_s"),
-              "original LeNet5 variant, lr 1e-3, 40 epochs": ("", "lenet5-original_lr1e-3_e40_s"),
-              "own network, lr 1e-3, 40 epochs": ("", "own-network_lr1e-3_e40_s"),
-              "LeNet5, lr 1e-3, 40 epochs on 45,000 images (the sweep)": ("sweep", "lenet5_lr1e-3_e40_s"),
-              "own network, lr 1e-3, 3 epochs on 45,000 images (the sweep)": ("sweep", "own-network_lr1e-3_e3_s"),
-              "notebook 05's recipe, CPU width, 10 epochs": ("recipe", "whitened-net-small_"),
-              "notebook 05's recipe, full width, 10 epochs": ("recipe", "whitened-net_")}
+TABLE_DIR = f"{RESULTS_DIR}/table-bf16"       # the original's table, three seeds a row, one machine, bf16
+RECIPE_RERUN_DIR = f"{RESULTS_DIR}/recipe-rerun"  # the recipe's CPU width retrained on today's code
+# Timed kinds of run: (folders under results/, the run folders' prefix).
+TIMED_RUNS = {"LeNet5, lr 1e-3, 40 epochs": (("", "table-bf16"), "lenet5_lr1e-3_e40_s"),
+              "original LeNet5 variant, lr 1e-3, 40 epochs": (("", "table-bf16"), "lenet5-original_lr1e-3_e40_s"),
+              "own network, lr 1e-3, 40 epochs": (("", "table-bf16"), "own-network_lr1e-3_e40_s"),
+              "own network, lr 1e-2, 20 epochs": (("", "table-bf16"), "own-network_lr1e-2_e20_s"),
+              "LeNet5, lr 1e-3, 40 epochs on 45,000 images (the sweep)": (("sweep",), "lenet5_lr1e-3_e40_s"),
+              "own network, lr 1e-3, 3 epochs on 45,000 images (the sweep)": (("sweep",), "own-network_lr1e-3_e3_s"),
+              "notebook 05's recipe, CPU width, 10 epochs": (("recipe", "recipe-rerun"), "whitened-net-small_"),
+              "notebook 05's recipe, full width, 10 epochs": (("recipe", "recipe-rerun"), "whitened-net_")}
 NOT_MEASURED = "not measured"
 
 
@@ -253,15 +258,13 @@ def _run_times() -> dict[tuple[str, str], str]:
     """(row, machine) -> the median epoch and the whole run of the shipped runs of each kind, from
     their records (per-epoch seconds: training and the evaluation after it)."""
     cells, by_machine = {}, {}
-    for label, (folder, prefix) in TIMED_RUNS.items():
-        for run_dir, record in iter_records([f"{RESULTS_DIR}/{folder}".rstrip("/")]):
+    for label, (folders, prefix) in TIMED_RUNS.items():
+        for run_dir, record in iter_records([f"{RESULTS_DIR}/{folder}".rstrip("/") for folder in folders]):
             if not run_dir.name.startswith(prefix) or record.get("status") != "complete":
                 continue
-            env, precision = record["environment"], record["config"]["precision"]
-            isa = "AVX512-BF16" if env["cpu_capability"] == "AVX512" and precision == "bf16" else env["cpu_capability"]
-            if env["device_type"] != "cpu":
-                isa = "GPU"
-            key = (label, machine_label(env["device_name"], isa, precision, env["torch_threads"]))
+            env = record["environment"]
+            key = (label, machine_label(env["device_name"], isa_of(record), record["config"]["precision"],
+                                        env["torch_threads"]))
             by_machine.setdefault(key, []).append([epoch["seconds"] for epoch in record["history"]])
     for (label, machine), runs in by_machine.items():
         epoch = pd.Series([s for run in runs for s in run]).median()
@@ -308,13 +311,14 @@ def generated_blocks() -> dict[str, str]:
     table, notebook 05's recipe, the learning-rate sweep and the timings, each between its two markers;
     and the README's badges, from the repository's address (colab.py)."""
     swept = load_runs(sweep.RUNS_DIR)
-    tables = {"results-table": results_table(load_runs(RESULTS_DIR)).drop(columns=["Device"]),
-              "recipe-table": recipe_table(load_runs(recipe.RUNS_DIR)).drop(columns=["Device"]),
+    tables = {"results-table": results_table(load_runs(TABLE_DIR)),
+              "results-table-first": results_table(load_runs(RESULTS_DIR)),
+              "recipe-table": recipe_table(load_runs(recipe.RUNS_DIR, RECIPE_RERUN_DIR)),
               "sweep-table": sweep_table(swept),
               "sweep-choice": against_range_tests(swept),
               "timings-table": timings_table()}
     ablation = ablation_summary(ablation_table())
-    texts = {name: markdown(table) for name, table in tables.items()}
+    texts = {name: markdown(table) if len(table) else "No complete runs yet." for name, table in tables.items()}
     shown = ablation.reset_index()
     for column in ("test accuracy (%)", "sd", "difference"):
         shown[column] = ["-" if pd.isna(v) else f"{v:+.2f}" if column == "difference" else f"{v:.2f}"

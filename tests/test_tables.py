@@ -11,7 +11,8 @@ def test_table_rows_aggregate_complete_runs_and_name_their_seeds():
         "model": ["own-network"] * 3 + ["whitened-net-small"], "lr": [1e-2] * 4, "epochs": [20] * 4,
         "subset": [None] * 4, "status": ["complete", "complete", "interrupted", "complete"], "seed": [3, 4, 0, 0],
         "train_eval_acc": [70.0, 66.0, 10.0, None], "test_acc": [60.0, 58.0, 10.0, 90.0],
-        "collapsed": [False, False, True, False], "wall_s": [600.0, 660.0, 60.0, 60.0], "device": ["cpu"] * 4})
+        "collapsed": [False, False, True, False], "wall_s": [600.0, 660.0, 60.0, 60.0], "device": ["cpu"] * 4,
+        "machine": ["Test CPU, AVX2, fp32"] * 4})
     (row,) = results_table(runs).to_dict("records")
     assert row["Network"] == "Own Network" and row["Original README (%)"] == "67.88"
     assert row["lr"] == "1e-2"
@@ -21,6 +22,12 @@ def test_table_rows_aggregate_complete_runs_and_name_their_seeds():
     # Only last-epoch figures: no column picks an epoch by its test accuracy.
     assert not [c for c in row if "best" in c.lower()]
     assert row["Collapsed"] == 0 and row["Wall time (min)"] == "10.5"
+    assert row["Machine, precision"] == "Test CPU, AVX2, fp32"
+    # runs of another machine or precision make a row of their own, never a mean with these
+    other = runs.assign(machine=["Test CPU, AMX-BF16, bf16"] * 2 + list(runs["machine"][2:]))
+    split = results_table(pd.concat([runs, other.iloc[:2]]))
+    assert list(split["Machine, precision"]) == ["Test CPU, AMX-BF16, bf16", "Test CPU, AVX2, fp32"]
+    assert list(split["Seeds"]) == ["3, 4", "3, 4"]
 
 
 def test_timings_table_reads_committed_files_one_column_per_machine(tmp_path):
@@ -68,3 +75,23 @@ def test_generated_blocks_are_rewritten_in_whichever_file_holds_them(tmp_path, m
     assert tables.update_generated_blocks([readme, page, other]) == []
     with pytest.raises(CifarHelpersError, match="'two' has no place in README.md, other.md"):
         tables.update_generated_blocks([readme, other])
+
+
+def test_a_record_names_its_instruction_set_and_older_ones_are_read_as_they_were_written():
+    from cifar_helpers.device import cpu_isa, environment
+    from cifar_helpers.records import isa_of, machine_of
+
+    import torch
+
+    here = environment(torch.device("cpu"))
+    assert here["cpu_isa"] == cpu_isa() and here["cpu_isa"] in ("AMX-BF16", "AVX512-BF16", "AVX512", "AVX2", "DEFAULT")
+
+    def record(precision, **env):
+        return {"config": {"precision": precision},
+                "environment": {"device_type": "cpu", "device_name": "AMD EPYC", **env}}
+
+    assert isa_of(record("bf16", cpu_capability="AVX512", cpu_isa="AMX-BF16")) == "AMX-BF16"
+    assert isa_of(record("bf16", cpu_capability="AVX512")) == "AVX512-BF16"  # before cpu_isa: bf16 was native
+    assert isa_of(record("fp32", cpu_capability="AVX512")) == "AVX512"        # fp32 says nothing of bf16
+    assert machine_of(record("fp32", cpu_capability="AVX2")) == "AMD EPYC, AVX2, fp32"
+    assert isa_of({"config": {}, "environment": {"device_type": "cuda"}}) == "GPU"
