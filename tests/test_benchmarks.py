@@ -72,3 +72,32 @@ def test_accuracy_curve_and_epochs_to_an_accuracy():
     assert time_to_accuracy.accuracy_curve(runs) == [55.0, 84.0]  # the last epoch: the recipe's own figure
     assert time_to_accuracy.epochs_to([55.0, 84.0], 55) == 1 and time_to_accuracy.epochs_to([55.0, 84.0], 60) == 2
     assert time_to_accuracy.epochs_to([55.0, 84.0], 90) is None
+
+
+def test_precision_parity_trains_both_precisions_from_the_same_seeds_and_reuses_them(cifar, tmp_path, monkeypatch):
+    import precision_parity
+
+    from cifar_helpers.records import read_record
+    from cifar_helpers.tables import difference_interval
+
+    tiny = precision_parity.CONFIGS["lenet5"].replace(epochs=1, subset=512, test_subset=300)
+    monkeypatch.setitem(precision_parity.CONFIGS, "lenet5", tiny)
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    argv = ["precision_parity.py", "--models", "lenet5", "--seeds", "0", "1", "--bf16-dirs", str(tmp_path / "none"),
+            "--runs-dir", str(runs), "--out", str(out)]
+    for _ in range(2):  # the second time every run is found, none trained
+        monkeypatch.setattr(sys, "argv", argv)
+        assert precision_parity.main() == 0
+    assert sorted(p.name for p in (runs / "fp32").iterdir()) == ["lenet5_lr1e-3_e1_s0_n512", "lenet5_lr1e-3_e1_s1_n512"]
+    assert sorted(p.name for p in (runs / "bf16").iterdir()) == sorted(p.name for p in (runs / "fp32").iterdir())
+    (report,) = out.glob("precision-parity-*.json")
+    results = json.loads(report.read_text())
+    assert results["machine"]["isa"] and "git_commit" in results
+    (entry,) = results["entries"]
+    accs = {p: [read_record(r)["final"]["test_acc"] for r in entry["runs"][p]] for p in ("bf16", "fp32")}  # in tmp_path
+    for p in accs:
+        assert [read_record(r)["config"]["precision"] for r in entry["runs"][p]] == [p, p]
+        assert [read_record(r)["config"]["seed"] for r in entry["runs"][p]] == [0, 1]
+    difference, low, high = difference_interval(accs["bf16"], accs["fp32"])
+    assert entry["test_acc"]["interval"] == [low, high] and entry["test_acc"]["agree"] == (low <= 0 <= high)
+    assert "| lenet5 | 1 | 0, 1 | one view |" in report.with_suffix(".md").read_text()
