@@ -38,7 +38,7 @@ def test_accuracy_parity_records_both_paths(cifar, tmp_path):
 
 def test_time_to_accuracy_reads_epochs_from_the_records_and_times_them_side_by_side(cifar, tmp_path):
     from cifar_helpers import recipe
-    from cifar_helpers.records import iter_records
+    from cifar_helpers.records import iter_records, machine_of
 
     result = subprocess.run([sys.executable, "benchmarks/time_to_accuracy.py", "--steps", "1", "--rounds", "1",
                              "--test-subset", "200", "--out", str(tmp_path)],
@@ -47,29 +47,35 @@ def test_time_to_accuracy_reads_epochs_from_the_records_and_times_them_side_by_s
     report = json.loads((tmp_path / "time_to_accuracy.json").read_text())
     contestants = report["contestants"]
     assert [c["model"] for c in contestants.values()] == ["own-network", "whitened-net", "whitened-net-small"]
+    assert report["machine"]["isa"] and "git_commit" in report
     for c in contestants.values():
-        folder = "results" if c["model"] == "own-network" else recipe.RUNS_DIR
         lr = 1e-3 if c["model"] == "own-network" else recipe.RECIPE.lr
-        runs = [r for _, r in iter_records(folder)
+        runs = [r for _, r in iter_records(c["records"]["folder"])
                 if r["status"] == "complete" and (r["config"]["model"], r["config"]["lr"]) == (c["model"], lr)]
         assert c["seeds"] == sorted(r["config"]["seed"] for r in runs) and c["seeds"]
-        assert c["accuracy_curve"] == time_to_accuracy.accuracy_curve(runs)
+        assert c["records"]["machines"] == sorted({machine_of(r) for r in runs})
+        assert c["accuracy_curve"] == time_to_accuracy.accuracy_curve(runs)  # one view, every epoch
+        one_view = c["evaluation_seconds"]["one view"]
         for accuracy, reached in c["to_accuracy"].items():
             before = c["accuracy_curve"][:reached["epochs"]] if reached else c["accuracy_curve"]
-            if reached:  # the first epoch at that accuracy
+            if reached:  # the first epoch at that accuracy, and each seed's own
                 assert before[-1] >= float(accuracy) and all(value < float(accuracy) for value in before[:-1])
-                last = reached["epochs"] == len(c["accuracy_curve"]) and c["tta"]
-                read = c["evaluation_seconds"]["test-time augmentation" if last else "one view"]
-                assert reached["seconds"] == reached["epochs"] * c["seconds_per_epoch"] + read
+                assert reached["seconds"] == reached["epochs"] * c["seconds_per_epoch"] + one_view
+                assert reached["seeds_epochs"] == [time_to_accuracy.epochs_to(time_to_accuracy.accuracy_curve([r]),
+                                                                              float(accuracy)) for r in runs]
             else:
                 assert max(before) < float(accuracy)
+        if c["tta"]:  # test-time augmentation: a whole run of its own, never one of the thresholds
+            assert c["with_tta"]["seeds_accuracy"] == [r["final"]["test_tta_acc"] for r in runs]
+            assert c["with_tta"]["seconds"] == (c["epochs"] * c["seconds_per_epoch"]
+                                                + c["evaluation_seconds"]["test-time augmentation"])
     assert "| own-network, the original's recipe |" in (tmp_path / "time_to_accuracy.md").read_text()
 
 
 def test_accuracy_curve_and_epochs_to_an_accuracy():
     runs = [{"history": [{"test_acc": 50.0}, {"test_acc": 80.0, "test_tta_acc": 82.0}]},
             {"history": [{"test_acc": 60.0}, {"test_acc": 84.0, "test_tta_acc": 86.0}]}]
-    assert time_to_accuracy.accuracy_curve(runs) == [55.0, 84.0]  # the last epoch: the recipe's own figure
+    assert time_to_accuracy.accuracy_curve(runs) == [55.0, 82.0]  # one view throughout: no six-view last epoch
     assert time_to_accuracy.epochs_to([55.0, 84.0], 55) == 1 and time_to_accuracy.epochs_to([55.0, 84.0], 60) == 2
     assert time_to_accuracy.epochs_to([55.0, 84.0], 90) is None
 
