@@ -210,3 +210,49 @@ def test_02s_first_run_and_its_model_answer_come_from_the_committed_record():
     later = [p for s in (0, 1, 2) for p in runs[(0.1, s)][1:]]
     assert all(f"{p['train_loss']:.2f}" == "2.31" for p in later) and "sits at 2.31 for the two passes after it" in text
     assert all(p["test_classes_predicted"] == 1 for s in (0, 1, 2) for p in runs[(0.1, s)])
+
+
+def _model_answer(notebook: str, cell_id: str) -> str:
+    cells = nbformat.read(REPO / "notebooks" / notebook, as_version=4).cells
+    return " ".join("".join(next(c for c in cells if c.get("id") == cell_id).source).split())
+
+
+def test_01s_model_answer_quotes_what_its_cell_prints_for_airplanes_and_frogs(cifar):
+    # Question 1.1's cell, with the question's line: 1,024 images of one class, CIFAR-10 statistics.
+    from cifar_helpers.batches import Batches
+
+    answer = _model_answer("01_dataset_tour.ipynb", "q1-1")
+    for name, plural in (("airplane", "airplanes"), ("frog", "frogs")):
+        batch = cifar.train_images[cifar.train_labels == cifar.classes.index(name)][:1024]
+        x, _ = next(iter(Batches(batch, cifar.train_labels[:1024], 1024, *cifar.normalization("cifar10"), "cpu")))
+        red, green, blue = (f"{v:.2f}" for v in x.mean(dim=(0, 2, 3)).tolist())
+        stds = sorted(round(v, 2) for v in x.std(dim=(0, 2, 3)).tolist())
+        assert f"{plural}' normalized means are about {red}, {green} and {blue}" in answer or \
+            f"the {plural}' about {red}, {green} and {blue}" in answer, (name, red, green, blue)
+        assert f"{stds[0]:.2f}-{stds[-1]:.2f} for {plural}" in answer, (name, stds)
+
+
+def test_05s_model_answer_quotes_what_its_cell_measures_on_the_shipped_runs(cifar):
+    # Question 5.1's cell on the shipped seed-0 run of each width: 1,000 test images, moved or upside down.
+    import dataclasses
+
+    import torch
+
+    from cifar_helpers import load_run
+    from cifar_helpers.evaluate import predict
+
+    answer = _model_answer("05_fast_training.ipynb", "q5-1")
+    for width in ("whitened-net", "whitened-net-small"):
+        run = load_run(REPO / "results" / "recipe" / f"{width}_lr1.5e0_e10_s0")
+        measured = []
+        for shift, upside_down in ((0, False), (2, False), (4, False), (8, False), (0, True)):
+            moved = torch.roll(cifar.test_images, shift, dims=3)
+            moved = moved.flip(2) if upside_down else moved
+            predicted, labels = predict(run.model, dataclasses.replace(cifar, test_images=moved),
+                                        run.config.normalization, subset=1000)
+            measured.append(f"{(predicted == labels).float().mean().item() * 100:.1f}%")
+        if width == "whitened-net":
+            assert (f"{measured[0]} as it is, {measured[1]} shifted by 2 pixels, {measured[2]} by 4, {measured[3]} "
+                    f"by 8, and {measured[4]} upside down") in answer, measured
+        else:
+            assert f"(the small width: {', '.join(measured[:4])}, {measured[4]})" in answer, measured
