@@ -35,7 +35,7 @@ from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import TrainConfig, build_model, count_parameters, fit, load_cifar10, records  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
 from cifar_helpers.data import balanced_subset  # noqa: E402
-from cifar_helpers.device import device_name, environment, resolve_device  # noqa: E402
+from cifar_helpers.device import code_version, device_name, environment, machine, resolve_device  # noqa: E402
 from cifar_helpers.training import default_name, measure  # noqa: E402
 
 from reference import BATCH, reference_epoch, reference_loader  # noqa: E402
@@ -111,6 +111,7 @@ def main() -> int:
     plain, plain_dir = plain_run(config, args.epochs, data, device, runs_dir)
     fast_record = records.read_record(fast_dir)
     entry = {
+        "machine": machine(device), **code_version(),
         "model": args.model, "epochs": args.epochs, "lr": args.lr, "seed": args.seed,
         "subset": args.subset, "test_subset": args.test_subset,
         "fast": {"run": _shown(fast_dir), "precision": fast_record["config"]["precision"],
@@ -132,7 +133,7 @@ def _shown(path: Path) -> str:
 
 def write(entry: dict, device, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    stem = "parity-" + re.sub(r"[^A-Za-z0-9._-]+", "-", device_name(device)).strip("-").lower()
+    stem = "parity-" + re.sub(r"[^A-Za-z0-9._-]+", "-", f"{device_name(device)} {entry['machine']['isa']}").strip("-").lower()
     path = out / f"{stem}.json"
     results = json.loads(path.read_text()) if path.exists() else {"device": device_name(device), "entries": []}
     key = ("model", "epochs", "lr", "seed", "subset", "test_subset")
@@ -143,14 +144,15 @@ def write(entry: dict, device, out: Path) -> None:
              "against the plain fp32 path (the original's DataLoader pipeline, contiguous tensors, no autocast). "
              f"Target: within {TARGET_PP:g} percentage point. Written by benchmarks/accuracy_parity.py.", "",
              "| model | lr | epochs | train images | fast path (precision, channels_last) | fast: test % | "
-             "plain fp32: test % | difference (pp) | within target |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "plain fp32: test % | difference (pp) | within target | machine, threads, commit |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for e in results["entries"]:
         f, p = e["fast"], e["plain"]
         lines.append(f"| {e['model']} | {e['lr']:g} | {e['epochs']} | {e['subset'] or 50000} | "
                      f"{f['precision']}, {f['channels_last']} | {f['final_test_acc']:.2f} | "
                      f"{p['final_test_acc']:.2f} | {e['difference_pp']:+.2f} | "
-                     f"{'yes' if e['within_target'] else 'no'} |")
+                     f"{'yes' if e['within_target'] else 'no'} | {e['machine']['isa']}, {e['machine']['threads']}, "
+                     f"{str(e.get('git_commit'))[:12]} |")
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {path} and .md")
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from cifar_helpers import flags  # noqa: E402
 from cifar_helpers import TrainConfig, build_model, fit, load_cifar10  # noqa: E402
 from cifar_helpers.batches import Batches  # noqa: E402
-from cifar_helpers.device import device_name, machine, resolve_device, resolve_precision  # noqa: E402
+from cifar_helpers.device import code_version, device_name, machine, resolve_device, resolve_precision  # noqa: E402
 from cifar_helpers.training import AUTOCAST_DTYPES, train_step  # noqa: E402
 
 from reference import BATCH, reference_epoch, reference_loader  # noqa: E402
@@ -130,7 +130,7 @@ def main() -> int:
     indices = balanced_subset(data.train_labels, args.images).tolist()
     data_root = str(Path(data.source).parent)
     cpus = os.cpu_count() or 1
-    results = {"machine": machine(device), "device": device_name(device), "device_type": device.type,
+    results = {"machine": machine(device), **code_version(), "device": device_name(device), "device_type": device.type,
                "torch": torch.__version__,
                "torchvision": torchvision.__version__, "python": platform.python_version(),
                "cpu_count": cpus, "torch_threads": torch.get_num_threads(), "batch_size": BATCH,
@@ -166,15 +166,17 @@ def main() -> int:
 
 def write(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", results["device"]).strip("-").lower()
+    # The instruction set is in the name: two machines with one CPU name can train 1.8x apart.
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{results['device']} {results['machine']['isa']}").strip("-").lower()
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
     cpus = results["cpu_count"]
-    lines = [f"# Training speed on {results['device']}",
+    lines = [f"# Training speed on {results['device']} ({results['machine']['isa']})",
              "",
              f"torch {results['torch']}, torchvision {results['torchvision']}, {results['torch_threads']} threads, "
              f"batch {results['batch_size']}, fast path precision {results['precision']}; median of "
              f"{results['repeats']} epochs of {results['images_per_epoch_timed']} images after one warm-up epoch. "
-             "Seconds per epoch are extrapolated to 50,000 images.",
+             "Seconds per epoch are extrapolated to 50,000 images. Commit "
+             f"{str(results.get('git_commit'))[:12]}{' with uncommitted changes' if results.get('git_uncommitted_changes') else ''}.",
              "",
              f"| model | reference, 0 workers | reference, {cpus} workers | fast path | pure compute | "
              "fast / best reference | compute / fast |",

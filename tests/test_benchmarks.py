@@ -107,3 +107,14 @@ def test_precision_parity_trains_both_precisions_from_the_same_seeds_and_reuses_
     difference, low, high = difference_interval(accs["bf16"], accs["fp32"])
     assert entry["test_acc"]["interval"] == [low, high] and entry["test_acc"]["agree"] == (low <= 0 <= high)
     assert "| lenet5 | 1 | 0, 1 | one view |" in report.with_suffix(".md").read_text()
+
+
+def test_every_benchmark_file_names_its_instruction_set_and_commit():
+    # Two machines with one CPU name trained 1.8x apart: the machine behind a number is read from its file.
+    for path in sorted((REPO / "benchmarks" / "results").glob("*.json")):
+        results = json.loads(path.read_text())
+        parts = results.get("entries") or list(results.get("measured", {}).values()) or [results]
+        for part in parts:
+            machine = part.get("machine") or results.get("machine")
+            assert machine and machine.get("isa"), f"{path.name} names no instruction set"
+            assert "git_commit" in part or "git_commit" in results, f"{path.name} names no commit"
