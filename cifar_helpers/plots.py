@@ -429,6 +429,25 @@ def channel_sum(x: torch.Tensor, weight: torch.Tensor, bias: float, names=("red"
     return fig
 
 
+def batchnorm_effect(before: torch.Tensor, channels=(0, 1, 2)):
+    """What BatchNorm does to a batch of feature maps `before` (N, C, H, W): each channel's values
+    over the batch, before and after a fresh nn.BatchNorm2d in training mode (mean 0, spread 1 per
+    channel; its learned scale and shift start at 1 and 0)."""
+    after = torch.nn.BatchNorm2d(before.shape[1]).train()(before).detach()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 2.8), layout="constrained", sharey=True)
+    for ax, values, title in ((axes[0], before, "before: each channel its own centre and spread"),
+                              (axes[1], after, "after BatchNorm: every channel near mean 0, spread 1")):
+        for c in channels:
+            v = values[:, c].flatten()
+            ax.hist(v.numpy(), bins=60, histtype="step", linewidth=1.4,
+                    label=f"channel {c}: mean {round(v.mean().item(), 2) + 0.0:+.2f}, std {v.std().item():.2f}")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("value")
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0].set_ylabel("how often")
+    return fig
+
+
 def kernel_editor(grey: torch.Tensor, kernel):
     """Notebook 02's convolution demo to play with (ipywidgets): a 3x3 grid of the kernel's numbers,
     and the feature map of the grey image (H, W), redrawn whenever a number changes."""

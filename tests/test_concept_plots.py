@@ -1,4 +1,4 @@
-"""The pictures that teach the concepts of notebook 02: the shapes drawn for a network are the
+"""The pictures that teach the concepts of notebooks 02 and 05: the shapes drawn for a network are the
 shapes its own forward pass produces, step by step."""
 
 import matplotlib.pyplot as plt
@@ -54,4 +54,14 @@ def test_feature_maps_titles_name_each_shape():
                               "pooled": torch.rand(15, 15)})
     assert [ax.get_title() for ax in fig.axes[::1] if ax.get_title()] == [
         "image\n3 × 32 × 32", "map\n30 × 30", "pooled\n15 × 15"]
+    plt.close(fig)
+
+
+def test_batchnorm_picture_shows_each_channel_before_and_on_one_scale_after():
+    torch.manual_seed(0)
+    maps = torch.randn(64, 4, 6, 6) * torch.tensor([0.1, 2.0, 0.5, 1.0]).view(1, 4, 1, 1) + 3
+    fig = plots.batchnorm_effect(maps)
+    before, after = ([t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes)
+    assert before[0].startswith("channel 0: mean +3.") and "std 0.1" in before[0]
+    assert after == [f"channel {c}: mean +0.00, std 1.00" for c in range(3)]
     plt.close(fig)

@@ -114,3 +114,22 @@ def test_parity_figures_notebook_05s_page_quotes(report):
         for side in ("fast", "plain"):
             assert f"{entry[side]['final_test_acc']:.2f}%" in page, (entry["model"], entry["epochs"], side)
         assert f"{abs(entry['difference_pp']):.2f} points" in page
+
+
+def test_the_like_for_like_table_is_one_machine_one_precision_three_seeds_a_row():
+    from cifar_helpers.records import isa_of, iter_records
+    from cifar_helpers.tables import TABLE_DIR
+
+    rows = {}
+    for run_dir, record in iter_records([REPO / TABLE_DIR]):
+        assert record["status"] == "complete", run_dir
+        env = record["environment"]
+        assert env.get("cpu_isa") and env.get("git_commit") and env["git_uncommitted_changes"] is False, run_dir
+        key = (record["config"]["model"], record["config"]["lr"], record["config"]["epochs"])
+        rows.setdefault(key, []).append((env["device_name"], isa_of(record), record["config"]["precision"],
+                                         record["config"]["seed"]))
+    assert rows, "no like-for-like runs"
+    machines = {run[:3] for runs in rows.values() for run in runs}
+    assert len(machines) == 1, machines  # one processor, one instruction set, one precision
+    for key, runs in rows.items():
+        assert sorted(run[3] for run in runs) == [0, 1, 2], key
