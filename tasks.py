@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The two commands a newcomer needs, on a fresh clone with only Python 3.10+ installed:
 
-    python3 tasks.py run     # the main job (add --help for its options)
-    python3 tasks.py test    # the test suite
+    python3 tasks.py run          # the main job (add --help for its options)
+    python3 tasks.py test         # the test suite, all of it (CI runs this)
+    python3 tasks.py test --fast  # only the tests not marked slow (no notebook runs, browser, nbgrader, Dask)
 
 Each first creates the project environment in .venv (once; again when pyproject.toml changes).
 """
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> int:
             print("The tests need CIFAR-10 (see above). To run them anyway, skipping those that need "
                   f"the data: {PYTHON} -m pytest", file=sys.stderr)
             return 1
-        command = [str(PYTHON), "-m", "pytest", *argv[1:]]
+        rest = [a for a in argv[1:] if a != "--fast"]
+        command = [str(PYTHON), "-m", "pytest", *(["-m", "not slow"] if "--fast" in argv[1:] else []), *rest]
     else:
         command = [str(PYTHON), "-m", "cifar_helpers", "series", *argv[1:]]
     return subprocess.run(command, cwd=ROOT).returncode

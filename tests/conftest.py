@@ -11,6 +11,17 @@ from cifar_helpers.data import CLASSES, META_FILE, TEST_FILE, TRAIN_FILES
 from cifar_helpers.paths import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+# The slow tier (`tasks.py test --fast` leaves it out): whole modules that execute notebooks, drive
+# a browser, build the course or the site, or start Dask; and any test that needs the executed series.
+SLOW_MODULES = {"test_browser", "test_notebooks", "test_classroom", "test_sweep", "test_site", "test_series",
+                "test_try_page", "test_experiments_leave_tree_clean", "test_figures", "test_device_check"}
+SLOW_FIXTURES = {"executed_series", "built_site"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 SMALL = dict(epochs=1, subset=500, test_subset=500, batch_size=256)
 
 
