@@ -13,7 +13,8 @@ and lookahead, batch 1024 of real images) in interleaved rounds, the median roun
 50,000 images; then the final evaluation each one's figure needs (one view of the 10,000 test
 images, or the recipe's six views) is timed once. Seconds to an accuracy = epochs x seconds per
 epoch + one view's evaluation. Results: benchmarks/results/time_to_accuracy.json and .md, with the
-machine, the commit, and the machine and commits of each contestant's records. No accuracy is
+machine, the commit, and the machine and commits of each contestant's records (the own network's
+from the like-for-like table, the recipe's from results/recipe/). No accuracy is
 measured here: the records hold them.
 """
 
@@ -36,7 +37,7 @@ from cifar_helpers import load_cifar10, original, recipe  # noqa: E402
 from cifar_helpers.device import code_version, device_name, machine, resolve_device  # noqa: E402
 from cifar_helpers.models import build_model, count_macs, count_parameters  # noqa: E402
 from cifar_helpers.records import iter_records, machine_of  # noqa: E402
-from cifar_helpers.tables import RECIPE_RERUN_DIR, TABLE_DIR  # noqa: E402
+from cifar_helpers.tables import TABLE_DIR  # noqa: E402
 from cifar_helpers.training import measure, mixed_precision, prepare, resolved, train_step  # noqa: E402
 
 ACCURACIES = (60, 70, 77, 90, 94)
@@ -61,7 +62,7 @@ def training_flops(model: str, epochs: int, images: int = 50_000) -> float:
 CONTESTANTS = {  # name -> (configuration, folder of its committed runs)
     "own-network, the original's recipe": (original.config("own-network", 1e-3), TABLE_DIR),
     "whitened-net, notebook 05's recipe": (recipe.RECIPE, recipe.RUNS_DIR),
-    "whitened-net-small, notebook 05's recipe": (recipe.CPU_RECIPE, RECIPE_RERUN_DIR),
+    "whitened-net-small, notebook 05's recipe": (recipe.CPU_RECIPE, recipe.RUNS_DIR),
 }
 
 
