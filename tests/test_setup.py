@@ -86,6 +86,14 @@ def test_prose_times_come_from_the_records_and_name_their_machine():
     assert machine(own) == ("AVX2", "fp32") and "AMD EPYC with AVX2 in fp32" in training
     assert f"({late:.0f} s on average over epochs 11-40" in training
     assert f"so {40 * late / 3600:.1f} hours at lr 1e-3;" in training
+    like_for_like = records("table-bf16/own-network_*")
+    assert like_for_like and {(r["environment"]["cpu_isa"], r["config"]["precision"])
+                              for r in like_for_like} == {("AMX-BF16", "bf16")}
+    median = statistics.median(h["seconds"] for r in like_for_like for h in r["history"])
+    at_1e3 = [r for r in like_for_like if r["config"]["lr"] == 1e-3]
+    assert f"the own network's epoch takes a median of {median:.0f} s (the like-for-like runs" in training
+    assert at_1e3 and f"so about {round(40 * median / 60)} minutes at lr 1e-3: {late / median:.0f} times the AMD " \
+        "EPYC's pace alone" in training
     at_1e2 = records("own-network_lr1e-2_e20_s[34]")
     assert {machine(r) for r in at_1e2} == {("AVX2", "fp32")}
     shorter, longer = sorted(float(minutes(r)) for r in at_1e2)
