@@ -133,7 +133,8 @@ def _shown(path: Path) -> str:
 
 def write(entry: dict, device, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    stem = "parity-" + re.sub(r"[^A-Za-z0-9._-]+", "-", f"{device_name(device)} {entry['machine']['isa']}").strip("-").lower()
+    named = f"{device_name(device)} {entry['machine']['isa']}"
+    stem = "parity-" + re.sub(r"[^A-Za-z0-9._-]+", "-", named).strip("-").lower()
     path = out / f"{stem}.json"
     results = json.loads(path.read_text()) if path.exists() else {"device": device_name(device), "entries": []}
     key = ("model", "epochs", "lr", "seed", "subset", "test_subset")

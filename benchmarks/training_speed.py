@@ -176,7 +176,8 @@ def write(results: dict, out: Path) -> None:
              f"batch {results['batch_size']}, fast path precision {results['precision']}; median of "
              f"{results['repeats']} epochs of {results['images_per_epoch_timed']} images after one warm-up epoch. "
              "Seconds per epoch are extrapolated to 50,000 images. Commit "
-             f"{str(results.get('git_commit'))[:12]}{' with uncommitted changes' if results.get('git_uncommitted_changes') else ''}.",
+             f"{str(results.get('git_commit'))[:12]}"
+             f"{' with uncommitted changes' if results.get('git_uncommitted_changes') else ''}.",
              "",
              f"| model | reference, 0 workers | reference, {cpus} workers | fast path | pure compute | "
              "fast / best reference | compute / fast |",

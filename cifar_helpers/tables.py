@@ -156,10 +156,11 @@ def ablation_summary(table: pd.DataFrame, rows: list[str] | None = None) -> pd.D
             _, *interval = difference_interval(table.loc[table["run"] == run, "test_acc"], full)
             claim = verdict(*interval, int(min(row["count"], len(full))))
         low.append(interval[0]), high.append(interval[1]), claims.append(claim)
+    intervals = [pd.NA if pd.isna(lo) else f"{lo:+.2f} to {hi:+.2f}" for lo, hi in zip(low, high)]
     summary = pd.DataFrame({"test accuracy (%)": stats["mean"].round(2), "sd": stats["std"].round(2),
-                            "seeds": stats["count"], "difference": (stats["mean"] - stats.loc["full recipe", "mean"]).round(2),
-                            "95% interval": [pd.NA if pd.isna(lo) else f"{lo:+.2f} to {hi:+.2f}" for lo, hi in zip(low, high)],
-                            "claim": claims}, index=stats.index)
+                            "seeds": stats["count"],
+                            "difference": (stats["mean"] - stats.loc["full recipe", "mean"]).round(2),
+                            "95% interval": intervals, "claim": claims}, index=stats.index)
     return summary.sort_values("test accuracy (%)")
 
 

@@ -130,8 +130,8 @@ def test_the_runtime_dependencies_are_what_colab_already_has():
     except ImportError:  # Python 3.10
         import tomli as tomllib
 
-    preinstalled = {"torch", "torchvision", "numpy", "matplotlib", "seaborn", "pandas", "scipy", "tqdm", "filelock", "tomli",
-                    "pillow"}
+    preinstalled = {"torch", "torchvision", "numpy", "matplotlib", "seaborn", "pandas", "scipy", "tqdm", "filelock",
+                    "tomli", "pillow"}
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {re.split(r"[<>=!;\[ ]", d, maxsplit=1)[0].lower() for d in dependencies}
     assert names <= preinstalled, names - preinstalled
