@@ -136,3 +136,26 @@ def test_the_contended_epochs_the_fast_recipe_page_names():
         else:
             assert f"seed {seed}, alone, is the clean figure" in fast
     assert f"include {words[count]} epochs that shared the cores with tests ({' and '.join(named)})" in fast
+
+
+def test_fast_tier_leaves_out_the_slow_tests_and_the_full_command_runs_everything(monkeypatch):
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("tasks", ROOT / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    ran = []
+    monkeypatch.setattr(tasks, "ensure_environment", lambda: None)
+    monkeypatch.setattr(tasks.subprocess, "run", lambda command, **_: ran.append(command) or types.SimpleNamespace(
+        returncode=0))
+    assert tasks.main(["test", "--fast", "-x"]) == 0 and tasks.main(["test"]) == 0
+    fast, full = ran[1], ran[3]  # each: the data check, then pytest
+    assert fast[-4:] == ["pytest", "-m", "not slow", "-x"] and "--fast" not in fast
+    assert full[-1] == "pytest" and "not slow" not in full
+    monkeypatch.undo()  # tasks' subprocess is this module's
+    # the slow tier is marked, and what it leaves out is the slow part, not everything
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "slow"], cwd=ROOT,
+                               capture_output=True, text=True).stdout
+    assert "tests/test_browser.py::" in collected and "tests/test_notebooks.py::" in collected
+    assert "tests/test_tables.py::" not in collected
