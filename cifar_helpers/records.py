@@ -284,7 +284,7 @@ def isa_of(record: dict) -> str | None:
     env, precision = record.get("environment", {}), record.get("config", {}).get("precision")
     if not env:
         return None
-    if env.get("cpu_isa") or env.get("device_type") != "cpu":
+    if env.get("cpu_isa") or env.get("device_type", "cpu") != "cpu":
         return env.get("cpu_isa") or "GPU"
     capability = env.get("cpu_capability")
     return "AVX512-BF16" if capability == "AVX512" and precision == "bf16" else capability

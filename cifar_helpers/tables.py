@@ -48,6 +48,7 @@ def results_table(runs: pd.DataFrame) -> pd.DataFrame:
     the original's networks: a folder may also hold notebook 05's runs (the quick profile's does)."""
     done = runs[(runs["status"] == "complete") & runs["model"].isin(NETWORKS)].copy()
     done["subset"] = done["subset"].fillna(0).astype(int)
+    done["machine"] = done["machine"].fillna("unknown")  # a run of no known machine is shown, not dropped
     rows = []
     for (model, lr, epochs, subset, machine), group in done.groupby(["model", "lr", "epochs", "subset", "machine"]):
         family, variant = NETWORKS[model]
@@ -72,7 +73,7 @@ def recipe_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per width over the complete recipe runs in `runs` (load_runs): test accuracy after
     the last epoch, one view and with test-time augmentation, mean ± std over seeds (listed by
     number)."""
-    done = runs[runs["status"] == "complete"]
+    done = runs[runs["status"] == "complete"].fillna({"machine": "unknown"})
     rows = []
     for (model, epochs, machine), group in done.groupby(["model", "epochs", "machine"]):
         rows.append({
@@ -114,13 +115,15 @@ def ablation_rows() -> list[str]:
 CONFIDENCE = 0.95
 
 
-def difference_interval(a, b, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """mean(a) - mean(b) and its Welch t interval (unequal variances: seeds of two settings need not
-    spread alike). With three seeds a side the interval is wide; that is the honest width."""
+def difference_interval(a, b, confidence: float = CONFIDENCE, paired: bool = False) -> tuple[float, float, float]:
+    """mean(a) - mean(b) and its t interval: Welch's for two sets of runs (unequal variances: seeds of
+    two settings need not spread alike), or the paired one where a[i] and b[i] are the same run (or
+    seed) measured two ways. With three seeds a side the interval is wide; that is the honest width."""
     from scipy import stats
 
-    a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
-    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence)
+    a, b = pd.Series(a, dtype=float).reset_index(drop=True), pd.Series(b, dtype=float).reset_index(drop=True)
+    test = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
+    interval = test.confidence_interval(confidence)
     return a.mean() - b.mean(), float(interval.low), float(interval.high)
 
 
@@ -135,7 +138,8 @@ def verdict(low: float, high: float, seeds: int) -> str:
 
 def ablation_summary(table: pd.DataFrame, rows: list[str] | None = None) -> pd.DataFrame:
     """Each row of the ablation (ablation_table) against the full recipe: its seeds' mean, standard
-    deviation and count, the difference of the means with its 95% interval (difference_interval),
+    deviation and count, the difference of the means with its 95% interval (difference_interval;
+    paired for the row without test-time augmentation, the same runs read with one view),
     and what a reader may claim from it: a direction only where the interval excludes zero. With
     fewer than three seeds on either side there is no spread to judge by. A row of `rows`
     (ablation_rows) without a run yet is listed as such, so that a missing row is seen as missing."""
@@ -153,7 +157,11 @@ def ablation_summary(table: pd.DataFrame, rows: list[str] | None = None) -> pd.D
         elif min(row["count"], len(full)) < 3:
             claim = "too few seeds to judge"
         else:
-            _, *interval = difference_interval(table.loc[table["run"] == run, "test_acc"], full)
+            rows_ = table[table["run"] == run].sort_values("seed")
+            # without test-time augmentation: the full recipe's own runs read with one view, seed by seed
+            paired = run == "without test-time augmentation"
+            baseline = table[table["run"] == "full recipe"].sort_values("seed")
+            _, *interval = difference_interval(rows_["test_acc"], baseline["test_acc"], paired=paired)
             claim = verdict(*interval, int(min(row["count"], len(full))))
         low.append(interval[0]), high.append(interval[1]), claims.append(claim)
     intervals = [pd.NA if pd.isna(lo) else f"{lo:+.2f} to {hi:+.2f}" for lo, hi in zip(low, high)]
@@ -179,9 +187,11 @@ def ablation_findings(summary: pd.DataFrame) -> str:
     if len(pending):
         lines.append(f"Not run yet: {'; '.join(pending)}.")
     if judged.any():
-        lines.append(f"Each interval is a {CONFIDENCE:.0%} Welch t interval over the seeds; with {judged.sum()} rows "
-                     f"judged, about {(1 - CONFIDENCE) * judged.sum():.1f} would exclude zero by chance alone "
-                     "if no ingredient made a difference.")
+        lines.append(f"Each interval is a {CONFIDENCE:.0%} t interval over the seeds (Welch's; paired for the row "
+                     f"without test-time augmentation); with {judged.sum()} rows judged, about "
+                     f"{(1 - CONFIDENCE) * judged.sum():.1f} would exclude zero by chance alone if no ingredient made "
+                     "a difference, more often together than apart, since every row is set against the same "
+                     "full-recipe seeds; no interval is corrected for the number of rows.")
     return "\n".join(lines)
 
 

@@ -240,8 +240,14 @@ def test_the_ablation_claims_a_direction_only_where_its_interval_excludes_zero()
                         "Higher: interval above zero: without e (+1.03 points).",
                         "Too few seeds to judge: without c (-6.78 points).",
                         "Not run yet: without d.",
-                        "Each interval is a 95% Welch t interval over the seeds; with 3 rows judged, about 0.2 "
-                        "would exclude zero by chance alone if no ingredient made a difference."]
+                        "Each interval is a 95% t interval over the seeds (Welch's; paired for the row without "
+                        "test-time augmentation); with 3 rows judged, about 0.2 would exclude zero by chance alone if "
+                        "no ingredient made a difference, more often together than apart, since every row is set "
+                        "against the same full-recipe seeds; no interval is corrected for the number of rows."]
+    paired = pd.DataFrame(rows[:3] + [("without test-time augmentation", s, a - 0.5) for s, a in
+                                      enumerate([92.0, 92.2, 91.9])], columns=["run", "seed", "test_acc"])
+    same_runs = tables.ablation_summary(paired, ["full recipe", "without test-time augmentation"])
+    assert same_runs.loc["without test-time augmentation", "claim"] == "lower: interval below zero"  # paired: exact
     shipped = tables.ablation_summary(tables.ablation_table())  # every ingredient has its row, run or not
     assert set(shipped.index) == set(tables.ablation_rows())
     assert len(tables.ablation_rows()) == len(recipe.INGREDIENTS) + 2
