@@ -150,9 +150,11 @@ def test_fast_tier_leaves_out_the_slow_tests_and_the_full_command_runs_everythin
     monkeypatch.setattr(tasks.subprocess, "run", lambda command, **_: ran.append(command) or types.SimpleNamespace(
         returncode=0))
     assert tasks.main(["test", "--fast", "-x"]) == 0 and tasks.main(["test"]) == 0
-    fast, full = ran[1], ran[3]  # each: the data check, then pytest
+    assert tasks.main(["test", "-m", "browser", "--fast"]) == 0
+    fast, full, both = ran[1], ran[3], ran[5]  # each: the data check, then pytest
     assert fast[-4:] == ["pytest", "-m", "not slow", "-x"] and "--fast" not in fast
     assert full[-1] == "pytest" and "not slow" not in full
+    assert both[-3:] == ["pytest", "-m", "not slow and (browser)"]  # the user's marker, within the fast tier
     monkeypatch.undo()  # tasks' subprocess is this module's
     # the slow tier is marked, and what it leaves out is the slow part, not everything
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "slow"], cwd=ROOT,
