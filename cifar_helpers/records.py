@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,18 +50,46 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextlib.contextmanager
+def _signals_held():
+    """Ctrl-C and SIGTERM wait until the block ends: raised inside torch.save, an interrupt breaks
+    the zip writer, which then fails with an error of its own instead of ending the run as an
+    interrupt. A write takes a fraction of a second; the signal's own handler runs right after it.
+    (Python runs signal handlers in the main thread, so only there is anything to hold.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = (signal.SIGINT, signal.SIGTERM)
+    before = {signum: signal.getsignal(signum) for signum in held}
+    caught = []
+    for signum in held:
+        signal.signal(signum, lambda signum, frame: caught.append(signum))
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a record is not a secret
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if caught:
+        signum, handler = caught[0], before[caught[0]]
+        if callable(handler):
+            handler(signum, None)  # Ctrl-C's KeyboardInterrupt, or interrupt_on_sigterm's
+        elif handler != signal.SIG_IGN:
+            signal.raise_signal(signum)  # the default: end the process, as it would have
+
+
+def _atomic_write(path: Path, write) -> None:
+    with _signals_held():  # an interrupt comes after the file is in place, or before it was begun
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a record is not a secret
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def new_record(run_dir: Path, config: dict, environment: dict, parameters: int,

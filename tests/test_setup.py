@@ -89,9 +89,9 @@ def test_prose_times_come_from_the_records_and_name_their_machine():
     like_for_like = records("table-bf16/own-network_*")
     assert like_for_like and {(r["environment"]["cpu_isa"], r["config"]["precision"])
                               for r in like_for_like} == {("AMX-BF16", "bf16")}
-    median = statistics.median(h["seconds"] for r in like_for_like for h in r["history"])
     at_1e3 = [r for r in like_for_like if r["config"]["lr"] == 1e-3]
-    assert f"the own network's epoch takes a median of {median:.0f} s (the like-for-like runs" in training
+    median = min(statistics.median(h["seconds"] for h in r["history"]) for r in at_1e3)  # the run most alone
+    assert f"the own network's epoch takes a median of {median:.0f} s in its least contended 40-epoch run" in training
     assert at_1e3 and f"so about {round(40 * median / 60)} minutes at lr 1e-3: {late / median:.0f} times the AMD " \
         "EPYC's pace alone" in training
     at_1e2 = records("own-network_lr1e-2_e20_s[34]")

@@ -116,7 +116,7 @@ def test_parity_figures_notebook_05s_page_quotes(report):
         assert f"{abs(entry['difference_pp']):.2f} points" in page
 
 
-def test_the_like_for_like_table_is_one_machine_one_precision_three_seeds_a_row():
+def test_the_like_for_like_table_is_one_machine_one_precision_and_seeds_0_to_2():
     from cifar_helpers.records import isa_of, iter_records
     from cifar_helpers.tables import TABLE_DIR
 
@@ -131,5 +131,13 @@ def test_the_like_for_like_table_is_one_machine_one_precision_three_seeds_a_row(
     assert rows, "no like-for-like runs"
     machines = {run[:3] for runs in rows.values() for run in runs}
     assert len(machines) == 1, machines  # one processor, one instruction set, one precision
+    commits = {record["environment"]["git_commit"] for _, record in iter_records([REPO / TABLE_DIR])}
+    assert len(commits) == 1, commits  # one code version
+    page = " ".join((REPO / "docs" / "results.md").read_text().split())
+    complete = all(sorted(run[3] for run in runs) == [0, 1, 2] for runs in rows.values())
     for key, runs in rows.items():
-        assert sorted(run[3] for run in runs) == [0, 1, 2], key
+        seeds = [run[3] for run in runs]
+        assert len(set(seeds)) == len(seeds) and set(seeds) <= {0, 1, 2}, key  # the same seeds for every row
+    # the page says whether every row has its three seeds
+    assert ("Every row three seeds (0, 1 and 2)" in page) == complete
+    assert ("the Seeds column says which have finished" in page) == (not complete)
