@@ -146,7 +146,7 @@ def ablation_summary(table: pd.DataFrame, rows: list[str] | None = None) -> pd.D
     stats = table.groupby("run")["test_acc"].agg(["mean", "std", "count"])
     stats = stats.reindex(list(stats.index) + [r for r in (rows or ablation_rows()) if r not in stats.index])
     stats["count"] = stats["count"].fillna(0).astype(int)
-    full = table.loc[table["run"] == "full recipe", "test_acc"]
+    full = table[table["run"] == "full recipe"].sort_values("seed")["test_acc"]  # seed order, for pairing
     low, high, claims = [], [], []
     for run, row in stats.iterrows():
         interval = (float("nan"),) * 2
@@ -157,11 +157,10 @@ def ablation_summary(table: pd.DataFrame, rows: list[str] | None = None) -> pd.D
         elif min(row["count"], len(full)) < 3:
             claim = "too few seeds to judge"
         else:
-            rows_ = table[table["run"] == run].sort_values("seed")
+            ablated = table[table["run"] == run].sort_values("seed")["test_acc"]
             # without test-time augmentation: the full recipe's own runs read with one view, seed by seed
             paired = run == "without test-time augmentation"
-            baseline = table[table["run"] == "full recipe"].sort_values("seed")
-            _, *interval = difference_interval(rows_["test_acc"], baseline["test_acc"], paired=paired)
+            _, *interval = difference_interval(ablated, full, paired=paired)
             claim = verdict(*interval, int(min(row["count"], len(full))))
         low.append(interval[0]), high.append(interval[1]), claims.append(claim)
     intervals = [pd.NA if pd.isna(lo) else f"{lo:+.2f} to {hi:+.2f}" for lo, hi in zip(low, high)]
